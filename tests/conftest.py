@@ -1,0 +1,1 @@
+"""Shared pytest configuration. Each area keeps its fixtures in its own folder's conftest.py."""
