@@ -84,7 +84,8 @@ class Azurite:
     def start(self, timeout: float = 30.0) -> int:
         if not self.binary.exists():
             raise AzuriteError(
-                f"Azurite is not installed at {self.binary}; run `npm ci` in {self.binary.parents[2]} (make install does it)"
+                f"Azurite is not installed at {self.binary}; "
+                f"run `npm ci` in {self.binary.parents[2]} (`make install` does it)"
             )
         self.location.mkdir(parents=True, exist_ok=True)
         log_path = self.log_file or (self.location / "azurite.log")

@@ -1,0 +1,162 @@
+"""`register-dr`: run and rehearse the disaster-recovery scenarios, and drive the local sandbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import time
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from register_dr.settings import Settings
+
+console = Console(stderr=True)
+out = Console()
+
+
+def _settings(home: str | None) -> Settings:
+    return Settings.from_env(home)
+
+
+@click.group()
+@click.version_option(package_name="register-dr")
+def main() -> None:
+    """Disaster recovery for the Register trainee teachers Postgres database."""
+
+
+@main.group()
+def sandbox() -> None:
+    """The local platform: CF API + broker on real Postgres clusters, and Azurite."""
+
+
+home_option = click.option("--home", envvar="REGISTER_DR_HOME", default=None,
+                           help="Sandbox state directory (default ./.sandbox; env REGISTER_DR_HOME).")
+
+
+@sandbox.command("up")
+@home_option
+def sandbox_up(home: str | None) -> None:
+    """Start the sandbox (or recover a crashed one) and print its endpoints."""
+    from register_dr.sandbox import control
+
+    settings = _settings(home)
+    started = time.monotonic()
+    try:
+        with console.status("bringing the sandbox up") as spinner:
+            control.up(settings, progress=lambda msg: spinner.update(msg))
+    except control.SandboxError as exc:
+        console.print(f"[red]sandbox up failed:[/red] {exc}")
+        sys.exit(1)
+    console.print(f"sandbox up in {time.monotonic() - started:.1f}s")
+    _print_status(control.status(settings))
+
+
+@sandbox.command("down")
+@home_option
+def sandbox_down(home: str | None) -> None:
+    """Stop every process the sandbox started (state is kept)."""
+    from register_dr.sandbox import control
+
+    try:
+        stopped = control.down(_settings(home), progress=console.print)
+    except control.SandboxError as exc:
+        console.print(f"[red]sandbox down failed:[/red] {exc}")
+        sys.exit(1)
+    console.print(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}")
+
+
+@sandbox.command("status")
+@home_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def sandbox_status(home: str | None, as_json: bool) -> None:
+    """Show what runs, where, and the state of each database service."""
+    from register_dr.sandbox import control
+
+    doc = control.status(_settings(home))
+    if as_json:
+        out.print_json(json.dumps(doc))
+    else:
+        _print_status(doc)
+
+
+@sandbox.command("reset")
+@home_option
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def sandbox_reset(home: str | None, yes: bool) -> None:
+    """Stop the sandbox and delete all its state; the next `up` builds a fresh world."""
+    from register_dr.sandbox import control
+
+    settings = _settings(home)
+    if not yes:
+        click.confirm(f"Delete the sandbox at {settings.home}?", abort=True)
+    control.reset(settings, progress=console.print)
+    console.print(f"sandbox at {settings.home} deleted")
+
+
+@sandbox.command("nightly-backup")
+@home_option
+@click.option("--env", "env_name", required=True, help="Environment, e.g. production, qa, review-pr-1234.")
+@click.option("--date", "date_text", default=None, help="Backup date YYYY-MM-DD (default: today, UTC).")
+def sandbox_nightly_backup(home: str | None, env_name: str, date_text: str | None) -> None:
+    """Take a nightly backup exactly as the real nightly job does (pg_dump flags, .sql in .tar.gz, blob name)."""
+    from register_dr.sandbox.client import SandboxClient
+    from register_dr.sandbox.control import Endpoints, SandboxError, connection_string
+    from register_dr.sandbox.nightly import nightly_backup
+    from register_dr.sandbox.secrets import SandboxSecrets
+    from register_dr.sandbox.world import environment
+
+    settings = _settings(home)
+    try:
+        env = environment(env_name)
+    except KeyError as exc:
+        raise click.BadParameter(str(exc.args[0]), param_hint="--env") from exc
+    if not env.backup_container or not env.backup_prefix:
+        raise click.BadParameter(f"{env.name} has no nightly backup container upstream", param_hint="--env")
+    try:
+        date = dt.date.fromisoformat(date_text) if date_text else dt.datetime.now(dt.UTC).date()
+    except ValueError as exc:
+        raise click.BadParameter(f"{date_text!r} is not a date; use YYYY-MM-DD, e.g. 2026-11-20",
+                                 param_hint="--date") from exc
+    try:
+        client = SandboxClient.from_settings(settings)
+        credentials = client.key_credentials(env.space, env.service, env.service)
+        made = nightly_backup(
+            credentials,
+            connection_string=connection_string(Endpoints.load(settings), SandboxSecrets.load(settings)),
+            container=env.backup_container, prefix=env.backup_prefix, date=date,
+        )
+    except (SandboxError, FileNotFoundError) as exc:
+        console.print(f"[red]nightly backup failed:[/red] {exc}")
+        sys.exit(1)
+    console.print(f"uploaded {env.backup_container}/{made['name']} ({made['size']} bytes, {made['duration']:.1f}s)")
+
+
+def _print_status(doc: dict) -> None:
+    table = Table(title=f"sandbox at {doc['home']}", show_lines=False)
+    table.add_column("component")
+    table.add_column("where")
+    table.add_column("state")
+    endpoints = doc.get("endpoints", {})
+    processes = doc.get("processes", {})
+    server = processes.get("server", {})
+    table.add_row("CF v3 API + token endpoint", endpoints.get("cf_api", "-"),
+                  "ready" if doc.get("ready") else ("running" if server.get("running") else "stopped"))
+    for account, url in endpoints.get("blob", {}).items():
+        state = "running" if processes.get("azurite", {}).get("running") else "stopped"
+        table.add_row(f"Azurite blob ({account})", url, state)
+    for inst in doc.get("instances", []):
+        where = f"127.0.0.1:{inst['port']}"
+        if inst.get("standby_port"):
+            where += f" (standby :{inst['standby_port']})"
+        table.add_row(f"postgres {inst['cluster']}", where,
+                      f"{'running' if inst['running'] else 'stopped'}, timeline {inst['timeline']}")
+    out.print(table)
+    if endpoints.get("env_file"):
+        out.print(f"credentials: source {endpoints['env_file']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""A small client of the running sandbox, over its HTTP API only (as the real platform is reached)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from register_dr.sandbox.control import Endpoints, SandboxError
+from register_dr.sandbox.secrets import SandboxSecrets
+from register_dr.settings import Settings
+
+
+@dataclass
+class SandboxClient:
+    endpoints: Endpoints
+    username: str
+    password: str
+    _token: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SandboxClient:
+        endpoints = Endpoints.load(settings)
+        username, password = SandboxSecrets.load(settings).operator
+        return cls(endpoints, username, password)
+
+    def _login(self) -> str:
+        root = httpx.get(f"{self.endpoints.cf_api}/", timeout=10).json()
+        token_url = root["links"]["login"]["href"].rstrip("/") + "/oauth/token"
+        response = httpx.post(
+            token_url,
+            data={"grant_type": "password", "username": self.username, "password": self.password},
+            auth=("cf", ""), timeout=10,
+        )
+        if response.status_code != 200:
+            raise SandboxError(f"the sandbox token endpoint refused the operator login (HTTP {response.status_code})")
+        return str(response.json()["access_token"])
+
+    def get(self, path: str, **params: str) -> dict:
+        if self._token is None:
+            self._token = self._login()
+        response = httpx.get(f"{self.endpoints.cf_api}{path}", params=params,
+                             headers={"Authorization": f"bearer {self._token}"}, timeout=30)
+        if response.status_code >= 400:
+            raise SandboxError(f"GET {path} answered HTTP {response.status_code}: {response.text[:300]}")
+        return response.json()
+
+    def one(self, path: str, what: str, **params: str) -> dict:
+        resources = self.get(path, **params)["resources"]
+        if not resources:
+            raise SandboxError(f"{what} not found in the sandbox")
+        return resources[0]
+
+    def space_guid(self, space: str) -> str:
+        org = self.one("/v3/organizations", "org dfe", names="dfe")
+        return str(self.one("/v3/spaces", f"space {space}", names=space, organization_guids=org["guid"])["guid"])
+
+    def service_instance(self, space: str, name: str) -> dict:
+        return self.one("/v3/service_instances", f"service instance {name} in space {space}",
+                        names=name, space_guids=self.space_guid(space))
+
+    def key_credentials(self, space: str, service: str, key: str) -> dict:
+        instance = self.service_instance(space, service)
+        binding = self.one("/v3/service_credential_bindings", f"service key {key} of {service}",
+                           names=key, service_instance_guids=instance["guid"], type="key")
+        return dict(self.get(f"/v3/service_credential_bindings/{binding['guid']}/details")["credentials"])

@@ -1,0 +1,264 @@
+"""Bring the sandbox up and down: Azurite, the platform server (CF API + broker) and the Postgres clusters.
+
+Every process started is recorded by pid in ``<home>/pids.json``; ``down`` stops each of them and checks that
+none is left. A sandbox that crashed (pids recorded but dead, clusters stopped uncleanly) is recovered by the next
+``up``: stale processes are stopped, clusters are restarted by the server from their data on disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from register_dr.sandbox.azurite import Azurite, free_port, pid_alive, port_open, stop_pid
+from register_dr.sandbox.secrets import SandboxSecrets, write_private
+from register_dr.sandbox.world import BACKUP_ACCOUNT, sandbox_environments
+from register_dr.settings import HOME_ENV, Settings
+
+
+class SandboxError(RuntimeError):
+    """The sandbox could not be brought up, reached or stopped; the message says what to do."""
+
+
+@dataclass
+class Endpoints:
+    cf_api: str
+    azurite_host: str
+    azurite_port: int
+    accounts: list[str]
+
+    def blob_endpoint(self, account: str = BACKUP_ACCOUNT) -> str:
+        return f"http://{self.azurite_host}:{self.azurite_port}/{account}"
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, indent=2)
+
+    @classmethod
+    def load(cls, settings: Settings) -> Endpoints:
+        try:
+            return cls(**json.loads(settings.endpoints_file.read_text()))
+        except FileNotFoundError as exc:
+            raise SandboxError(f"no sandbox at {settings.home}; run `register-dr sandbox up`") from exc
+
+
+def connection_string(endpoints: Endpoints, secrets: SandboxSecrets, account: str = BACKUP_ACCOUNT) -> str:
+    key = secrets.storage_accounts[account]
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName={account};AccountKey={key};"
+        f"BlobEndpoint={endpoints.blob_endpoint(account)};"
+    )
+
+
+def _load_pids(settings: Settings) -> dict[str, int]:
+    try:
+        return {k: int(v) for k, v in json.loads(settings.pids_file.read_text()).items()}
+    except FileNotFoundError:
+        return {}
+
+
+def _save_pids(settings: Settings, pids: dict[str, int]) -> None:
+    settings.pids_file.write_text(json.dumps(pids, indent=2))
+
+
+@contextlib.contextmanager
+def _home_lock(settings: Settings) -> Iterator[None]:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with open(settings.home / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise SandboxError(
+                f"another register-dr command is bringing the sandbox at {settings.home} up or down; wait for it"
+            ) from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _pick_port(previous: int | None) -> int:
+    if previous and not port_open("127.0.0.1", previous):
+        return previous
+    return free_port()
+
+
+def ready(settings: Settings, timeout: float = 2.0) -> dict | None:
+    """The server's readiness document, or None when it does not answer."""
+    try:
+        endpoints = Endpoints.load(settings)
+    except SandboxError:
+        return None
+    try:
+        response = httpx.get(f"{endpoints.cf_api}/_sandbox/ready", timeout=timeout)
+    except httpx.HTTPError:
+        return None
+    return response.json() if response.status_code in (200, 503) else None
+
+
+def write_env_file(settings: Settings, endpoints: Endpoints, secrets: SandboxSecrets) -> None:
+    username, password = secrets.operator
+    lines = [
+        "# register-dr sandbox: `source` this file to reach the local platform",
+        f"export REGISTER_DR_HOME={settings.home}",
+        f"export CF_API={endpoints.cf_api}",
+        f"export CF_USERNAME={username}",
+        f"export CF_PASSWORD='{password}'",
+        f"export AZURE_STORAGE_CONNECTION_STRING='{connection_string(endpoints, secrets)}'",
+    ]
+    write_private(settings.env_file, "\n".join(lines) + "\n")
+
+
+def up(settings: Settings, *, timeout: float = 180.0, progress: Callable[[str], None] | None = None) -> Endpoints:
+    """Start whatever is not running and wait until the platform answers and its world exists."""
+    say = progress or (lambda _msg: None)
+    with _home_lock(settings):
+        if os.geteuid() == 0 and not home_is_reachable(settings.home):
+            raise SandboxError(
+                f"{settings.home} is inside a folder other users cannot enter, and Postgres runs as an unprivileged "
+                f"user when register-dr runs as root; choose another place with --home or {HOME_ENV}, "
+                "e.g. /var/tmp/register-dr"
+            )
+        pids = _load_pids(settings)
+        doc = ready(settings)
+        if doc and doc.get("ready") and all(pid_alive(p) for k, p in pids.items() if k in ("server", "azurite")):
+            say("sandbox already up")
+            return Endpoints.load(settings)
+        for name in ("server", "azurite"):
+            if name in pids and pid_alive(pids[name]):
+                say(f"stopping stale {name} (pid {pids[name]})")
+                stop_pid(pids[name])
+        settings.log_dir.mkdir(parents=True, exist_ok=True)
+        accounts = sorted({env.state.account for env in sandbox_environments()} | {BACKUP_ACCOUNT})
+        secrets = SandboxSecrets.load_or_create(settings, accounts)
+        previous = None
+        with contextlib.suppress(SandboxError):
+            previous = Endpoints.load(settings)
+        endpoints = Endpoints(
+            cf_api=f"http://127.0.0.1:{_pick_port(_port_of(previous.cf_api) if previous else None)}",
+            azurite_host="127.0.0.1",
+            azurite_port=_pick_port(previous.azurite_port if previous else None),
+            accounts=accounts,
+        )
+        settings.endpoints_file.write_text(endpoints.to_json())
+
+        azurite = Azurite(binary=settings.azurite_bin, location=settings.azurite_dir, port=endpoints.azurite_port,
+                          accounts=secrets.azurite_accounts(), log_file=settings.log_dir / "azurite.log")
+        say(f"starting Azurite on 127.0.0.1:{endpoints.azurite_port}")
+        pids = {"azurite": azurite.start()}
+        _save_pids(settings, pids)
+
+        say(f"starting the platform server on {endpoints.cf_api}")
+        with open(settings.log_dir / "server.log", "ab") as log:
+            server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                [sys.executable, "-m", "register_dr.sandbox.server", "--home", str(settings.home)],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            )
+        pids["server"] = server.pid
+        _save_pids(settings, pids)
+
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            if server.poll() is not None:
+                raise SandboxError(
+                    f"the platform server exited with code {server.returncode}; see {settings.log_dir / 'server.log'}"
+                )
+            doc = ready(settings, timeout=1.0)
+            if doc:
+                if doc.get("ready"):
+                    write_env_file(settings, endpoints, secrets)
+                    return endpoints
+                step = doc.get("step", "")
+                if step and step != last:
+                    say(step)
+                    last = step
+            time.sleep(0.2)
+        raise SandboxError(f"the sandbox was not ready within {timeout:.0f}s; see {settings.log_dir / 'server.log'}")
+
+
+def _port_of(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
+def down(settings: Settings, *, progress: Callable[[str], None] | None = None) -> list[str]:
+    """Stop every process the sandbox started. Returns what was stopped. Raises if something survives."""
+    say = progress or (lambda _msg: None)
+    from register_dr.sandbox.clusters import ClusterManager
+
+    stopped: list[str] = []
+    with _home_lock(settings):
+        pids = _load_pids(settings)
+        if "server" in pids and pid_alive(pids["server"]):
+            say(f"stopping the platform server (pid {pids['server']})")
+            stop_pid(pids["server"], timeout=15)
+            stopped.append("server")
+        if settings.clusters_dir.exists():
+            clusters = ClusterManager(settings.clusters_dir)
+            running = clusters.pids()
+            if running:
+                say(f"stopping {len(running)} Postgres cluster(s)")
+            clusters.stop_all()
+            stopped.extend(f"postgres:{cid}" for cid in running)
+            survivors = [cid for cid, pid in running.items() if pid_alive(pid)]
+            if survivors:
+                raise SandboxError(f"Postgres clusters still running after stop: {', '.join(survivors)}")
+        if "azurite" in pids and pid_alive(pids["azurite"]):
+            say(f"stopping Azurite (pid {pids['azurite']})")
+            stop_pid(pids["azurite"])
+            stopped.append("azurite")
+        left = [name for name, pid in pids.items() if pid_alive(pid)]
+        if left:
+            raise SandboxError(f"still running after down: {', '.join(left)}")
+        settings.pids_file.unlink(missing_ok=True)
+    return stopped
+
+
+def status(settings: Settings) -> dict:
+    """What runs, where, and the state of each database service, without secrets."""
+    pids = _load_pids(settings)
+    result: dict = {"home": str(settings.home), "processes": {}, "ready": False, "instances": []}
+    for name, pid in pids.items():
+        result["processes"][name] = {"pid": pid, "running": pid_alive(pid)}
+    if settings.clusters_dir.exists():
+        from register_dr.sandbox.clusters import ClusterManager
+
+        for info in ClusterManager(settings.clusters_dir).list():
+            result["instances"].append({
+                "cluster": info.cluster_id, "port": info.port, "standby_port": info.standby_port,
+                "running": info.running, "timeline": info.timeline,
+            })
+    with contextlib.suppress(SandboxError):
+        endpoints = Endpoints.load(settings)
+        result["endpoints"] = {
+            "cf_api": endpoints.cf_api,
+            "blob": {account: endpoints.blob_endpoint(account) for account in endpoints.accounts},
+            "env_file": str(settings.env_file),
+        }
+    doc = ready(settings)
+    if doc:
+        result["ready"] = bool(doc.get("ready"))
+        result["services"] = doc.get("services", [])
+    return result
+
+
+def reset(settings: Settings, *, progress: Callable[[str], None] | None = None) -> None:
+    """Stop everything and delete the sandbox's state; the next `up` builds a fresh world."""
+    down(settings, progress=progress)
+    if settings.home.exists():
+        shutil.rmtree(settings.home)
+
+
+def home_is_reachable(path: Path) -> bool:
+    """True if every ancestor of ``path`` can be traversed by other users (Postgres runs unprivileged)."""
+    return all(not (parent.exists() and not parent.stat().st_mode & 1) for parent in [path, *path.parents])

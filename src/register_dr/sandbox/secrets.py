@@ -1,0 +1,84 @@
+"""The sandbox's own credentials: CF users and clients, the token signing key, storage account keys.
+
+Kept in ``<home>/secrets.json`` with mode 0600 and never printed. ``env.sh`` (also 0600) exports what a shell or a
+playbook needs to reach the sandbox, for operators who ``source`` it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from register_dr.sandbox.azurite import DEV_ACCOUNT, DEV_KEY, AzuriteAccounts, new_account_key
+from register_dr.settings import Settings
+
+SANDBOX_USER = "operator@education.gov.uk"
+SANDBOX_CLIENT = "register-dr-automation"
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file readable by its owner only, atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+@dataclass
+class SandboxSecrets:
+    cf_users: dict[str, str] = field(default_factory=dict)
+    cf_clients: dict[str, str] = field(default_factory=dict)
+    token_signing_key: str = ""
+    storage_accounts: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, account_names: list[str]) -> SandboxSecrets:
+        accounts = {DEV_ACCOUNT: DEV_KEY}
+        for name in account_names:
+            accounts.setdefault(name, new_account_key())
+        return cls(
+            cf_users={SANDBOX_USER: secrets.token_urlsafe(18)},
+            cf_clients={SANDBOX_CLIENT: secrets.token_urlsafe(24)},
+            token_signing_key=secrets.token_urlsafe(32),
+            storage_accounts=accounts,
+        )
+
+    @classmethod
+    def load(cls, settings: Settings) -> SandboxSecrets:
+        try:
+            data = json.loads(settings.secrets_file.read_text())
+        except FileNotFoundError as exc:
+            raise FileNotFoundError(
+                f"no sandbox at {settings.home} (missing {settings.secrets_file.name}); run `register-dr sandbox up`"
+            ) from exc
+        return cls(**data)
+
+    @classmethod
+    def load_or_create(cls, settings: Settings, account_names: list[str]) -> SandboxSecrets:
+        if settings.secrets_file.exists():
+            found = cls.load(settings)
+            missing = [n for n in account_names if n not in found.storage_accounts]
+            if missing:
+                for name in missing:
+                    found.storage_accounts[name] = new_account_key()
+                found.save(settings)
+            return found
+        created = cls.create(account_names)
+        created.save(settings)
+        return created
+
+    def save(self, settings: Settings) -> None:
+        write_private(settings.secrets_file, json.dumps(asdict(self), indent=2))
+
+    def azurite_accounts(self) -> AzuriteAccounts:
+        return AzuriteAccounts(keys=dict(self.storage_accounts))
+
+    @property
+    def operator(self) -> tuple[str, str]:
+        username = next(iter(self.cf_users))
+        return username, self.cf_users[username]

@@ -1,0 +1,192 @@
+"""The world of upstream-facts.md: environments, spaces, apps, database services, backups and Terraform state.
+
+This module is data plus the few functions that turn it into sandbox resources. The names are the real ones
+(with the ``-13`` suffix, the ``register_prod_`` backup prefix and the ``pr-N`` review naming), so that the
+inventories, the playbooks and the sandbox all speak of the same things.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+ORG = "dfe"
+SHARED_DOMAIN = "london.cloudapps.digital"
+IMAGE_REPOSITORY = "ghcr.io/dfe-digital/register-trainee-teachers"
+SERVICE_OFFERING = "postgres"
+BACKUP_ACCOUNT = "devstoreaccount1"
+DB_EXTENSIONS = ("uuid-ossp", "pgcrypto", "citext", "btree_gist", "btree_gin")
+TF_PROVIDER = 'provider["registry.terraform.io/cloudfoundry-community/cloudfoundry"]'
+TF_INSTANCE_ADDRESS = "module.paas.cloudfoundry_service_instance.postgres_instance_13"
+TF_KEY_ADDRESS = "module.paas.cloudfoundry_service_key.postgres-key-13"
+TF_BLAZER_KEY_ADDRESS = "module.paas.cloudfoundry_service_key.postgres-blazer-key-13"
+
+
+@dataclass(frozen=True)
+class TerraformState:
+    resource_group: str
+    account: str
+    container: str
+    key: str
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    space: str
+    service: str
+    apps: tuple[str, ...]
+    plan: str
+    state: TerraformState
+    backup_container: str | None = None
+    backup_prefix: str | None = None
+    key_vault: str | None = None
+    image_tag: str = field(default="")
+
+    @property
+    def web_app(self) -> str:
+        return self.apps[0]
+
+    @property
+    def keys(self) -> tuple[str, str]:
+        """The two service keys Terraform manages: the app's and blazer's."""
+        return (self.service, f"{self.service}-blazer")
+
+    @property
+    def docker_image(self) -> str:
+        return f"{IMAGE_REPOSITORY}:{self.image_tag}"
+
+    @property
+    def pitr_supported(self) -> bool:
+        return not self.plan.startswith("tiny-unencrypted")
+
+
+def _tag(env: str) -> str:
+    """A stable, commit-like image tag per environment."""
+    return hashlib.sha1(f"register-{env}".encode(), usedforsecurity=False).hexdigest()
+
+
+def review_environment(pr: int) -> Environment:
+    """A review app: every name derives from the pull request number, once (upstream defect d)."""
+    if pr <= 0:
+        raise ValueError(f"pull request number must be a positive integer, got {pr}")
+    ident = f"pr-{pr}"
+    return Environment(
+        name=f"review-{ident}",
+        space="bat-qa",
+        service=f"register-postgres-13-{ident}",
+        apps=(f"register-{ident}",),
+        plan="tiny-unencrypted-13",
+        state=TerraformState("s121d01-register", "s121d01registerterraform", "review-app-tfstate", f"{ident}.tfstate"),
+        backup_container=f"{ident}-db-backup",
+        backup_prefix=f"register_{ident}_",
+        key_vault="s121d01-shared-kv-01",
+        image_tag=_tag(ident),
+    )
+
+
+ENVIRONMENTS: dict[str, Environment] = {
+    "production": Environment(
+        name="production",
+        space="bat-prod",
+        service="register-postgres-13-production",
+        apps=("register-production", "register-worker-production"),
+        plan="small-ha-13",
+        state=TerraformState("s121p01-register", "s121p01registerterraform", "tfstate", "production-bat.tfstate"),
+        backup_container="prod-db-backup",
+        backup_prefix="register_prod_",
+        key_vault="s121p01-shared-kv-01",
+        image_tag=_tag("production"),
+    ),
+    "productiondata": Environment(
+        name="productiondata",
+        space="bat-prod",
+        service="register-postgres-13-productiondata",
+        apps=("register-productiondata",),
+        plan="small-13",
+        state=TerraformState("s121p01-register", "s121p01registerterraform", "tfstate", "productiondata-bat.tfstate"),
+        key_vault="s121p01-shared-kv-01",
+        image_tag=_tag("productiondata"),
+    ),
+    "staging": Environment(
+        name="staging",
+        space="bat-staging",
+        service="register-postgres-13-staging",
+        apps=("register-staging",),
+        plan="tiny-unencrypted-13",
+        state=TerraformState("s121t01-register", "s121t01registerterraform", "tfstate", "staging-bat.tfstate"),
+        key_vault="s121t01-shared-kv-01",
+        image_tag=_tag("staging"),
+    ),
+    "qa": Environment(
+        name="qa",
+        space="bat-qa",
+        service="register-postgres-13-qa",
+        apps=("register-qa",),
+        plan="tiny-unencrypted-13",
+        state=TerraformState("s121d01-register", "s121d01registerterraform", "tfstate", "qa-bat.terraform.tfstate"),
+        backup_container="qa-db-backup",
+        backup_prefix="register_qa_",
+        key_vault="s121d01-shared-kv-01",
+        image_tag=_tag("qa"),
+    ),
+}
+
+# The review app the sandbox creates so review backups and the lost-instance scenario can be rehearsed.
+SANDBOX_REVIEW_PR = 1234
+SPACES = ("bat-qa", "bat-staging", "bat-prod")
+
+
+def environment(name: str) -> Environment:
+    """Look an environment up by name; ``review-pr-N`` (or ``pr-N``) gives a review app."""
+    if name in ENVIRONMENTS:
+        return ENVIRONMENTS[name]
+    ident = name.removeprefix("review-")
+    if ident.startswith("pr-") and ident[3:].isdigit():
+        return review_environment(int(ident[3:]))
+    known = ", ".join([*ENVIRONMENTS, "review-pr-<N>"])
+    raise KeyError(f"unknown environment {name!r}; known environments: {known}")
+
+
+def sandbox_environments() -> list[Environment]:
+    return [*ENVIRONMENTS.values(), review_environment(SANDBOX_REVIEW_PR)]
+
+
+def terraform_state_document(env: Environment, *, instance_guid: str, plan_guid: str, space_guid: str,
+                             key_guids: dict[str, str], app_guids: dict[str, str], lineage: str) -> dict:
+    """A Terraform v4 state as the team's configuration leaves it: the apps, the database and its two keys."""
+
+    def resource(rtype: str, name: str, attributes: dict) -> dict:
+        return {
+            "module": "module.paas",
+            "mode": "managed",
+            "type": rtype,
+            "name": name,
+            "provider": TF_PROVIDER,
+            "instances": [{"schema_version": 0, "attributes": attributes, "sensitive_attributes": [],
+                           "private": "bnVsbA=="}],
+        }
+
+    resources = [
+        resource("cloudfoundry_app", "web_app" if i == 0 else "worker_app",
+                 {"id": app_guids[app], "name": app, "space": space_guid, "docker_image": env.docker_image})
+        for i, app in enumerate(env.apps)
+    ]
+    resources.append(resource("cloudfoundry_service_instance", "postgres_instance_13", {
+        "id": instance_guid, "name": env.service, "space": space_guid, "service_plan": plan_guid,
+        "json_params": '{"enable_extensions":["pgcrypto","btree_gist"]}', "tags": [],
+    }))
+    key_app, key_blazer = env.keys
+    resources.append(resource("cloudfoundry_service_key", "postgres-key-13",
+                              {"id": key_guids[key_app], "name": key_app, "service_instance": instance_guid}))
+    resources.append(resource("cloudfoundry_service_key", "postgres-blazer-key-13",
+                              {"id": key_guids[key_blazer], "name": key_blazer, "service_instance": instance_guid}))
+    return {
+        "version": 4,
+        "terraform_version": "1.15.5",
+        "serial": 1,
+        "lineage": lineage,
+        "outputs": {},
+        "resources": resources,
+        "check_results": None,
+    }
