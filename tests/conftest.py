@@ -1,1 +1,70 @@
-"""Shared pytest configuration. Each area keeps its fixtures in its own folder's conftest.py."""
+"""Shared pytest configuration.
+
+The ``sandbox`` fixture gives tests one running sandbox (CF API, broker on real Postgres, Azurite) for the whole
+session. ``make test`` brings it up once and passes its home in ``REGISTER_DR_TEST_HOME``; without that variable the
+fixture brings a sandbox up in a temporary home and down again at the end. Tests that change the world of the
+sandbox use the ``xdist_group("sandbox")`` mark (added by ``@pytest.mark.sandbox``) so they run one at a time.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from register_dr.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class RunningSandbox:
+    settings: Settings
+    env: dict[str, str]
+
+    @property
+    def home(self) -> Path:
+        return self.settings.home
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        if line.startswith("export "):
+            key, _, value = line.removeprefix("export ").partition("=")
+            values[key] = value.strip("'")
+    return values
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("sandbox"):
+            item.add_marker(pytest.mark.xdist_group("sandbox"))
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[RunningSandbox]:
+    from register_dr.sandbox import control
+
+    given = os.environ.get("REGISTER_DR_TEST_HOME")
+    if given:
+        settings = Settings.from_env(given)
+        control.up(settings)
+        yield RunningSandbox(settings, _read_env_file(settings.env_file))
+        return
+    home = Path(tempfile.mkdtemp(prefix="register-dr-test-", dir="/var/tmp" if os.geteuid() == 0 else None))
+    home.chmod(0o755)
+    settings = Settings.from_env(home)
+    try:
+        control.up(settings)
+        yield RunningSandbox(settings, _read_env_file(settings.env_file))
+    finally:
+        try:
+            control.down(settings)
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
