@@ -3,13 +3,18 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-PY := $(BIN)/python
 COLLECTION := collections/ansible_collections/register/dr
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_HOME := $(CURDIR)/.ansible
 export CHECKPOINT_DISABLE := 1
 PYTEST_ARGS ?=
+# ansible-test bootstraps pip in each sanity venv from a cached script it would otherwise download.
+ANSIBLE_TEST_PIP := $(shell sed -n "s/.*pip='\([0-9.]*\)'.*/\1/p" $(VENV)/lib/python3.11/site-packages/ansible_test/_internal/python_requirements.py 2>/dev/null | head -1 | tr . _)
+GET_PIP_CACHE := $(HOME)/.ansible/test/cache/get_pip_$(ANSIBLE_TEST_PIP).py
+# One sandbox for the whole test run (tests bring their own up when this is unset).
+TEST_HOME := /var/tmp/register-dr-test-$(shell id -u)
 
-.PHONY: help install test unit lint sanity drill sandbox-up sandbox-down clean
+.PHONY: help install test unit lint sanity ansible-lint molecule pytest drill sandbox-up sandbox-down clean
 
 help:
 	@echo "make drill   install what is needed, bring the sandbox up and rehearse every scenario"
@@ -28,13 +33,22 @@ node_modules/.bin/azurite-blob: package.json package-lock.json
 install: $(BIN)/register-dr node_modules/.bin/azurite-blob
 
 lint: install
-	$(BIN)/ruff check src tests bench $(COLLECTION)/plugins $(COLLECTION)/tests
+	$(BIN)/ruff check src tests bench tools $(COLLECTION)/plugins $(COLLECTION)/tests
+
+sanity: install
+	@mkdir -p $(dir $(GET_PIP_CACHE)) && cp tools/ansible_test_pip_bootstrap.py $(GET_PIP_CACHE)
+	cd $(COLLECTION) && ansible-test sanity --python 3.11
 
 unit: install
 	$(BIN)/pytest -q -m "not sandbox" $(PYTEST_ARGS)
 
-test: install lint
-	$(BIN)/pytest -q -n 2 --dist loadgroup $(PYTEST_ARGS)
+pytest: install
+	rm -rf $(TEST_HOME) && mkdir -p $(TEST_HOME) && chmod 755 $(TEST_HOME)
+	$(BIN)/register-dr sandbox up --home $(TEST_HOME)
+	REGISTER_DR_TEST_HOME=$(TEST_HOME) $(BIN)/pytest -q -n 2 --dist loadgroup $(PYTEST_ARGS); rc=$$?; \
+	  $(BIN)/register-dr sandbox down --home $(TEST_HOME); rm -rf $(TEST_HOME); exit $$rc
+
+test: lint sanity pytest
 
 drill: install
 	$(BIN)/register-dr sandbox up
