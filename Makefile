@@ -8,9 +8,6 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_HOME := $(CURDIR)/.ansible
 export CHECKPOINT_DISABLE := 1
 PYTEST_ARGS ?=
-# ansible-test bootstraps pip in each sanity venv from a cached script it would otherwise download.
-ANSIBLE_TEST_PIP := $(shell sed -n "s/.*pip='\([0-9.]*\)'.*/\1/p" $(VENV)/lib/python3.11/site-packages/ansible_test/_internal/python_requirements.py 2>/dev/null | head -1 | tr . _)
-GET_PIP_CACHE := $(HOME)/.ansible/test/cache/get_pip_$(ANSIBLE_TEST_PIP).py
 # One sandbox for the whole test run (tests bring their own up when this is unset).
 TEST_HOME := /var/tmp/register-dr-test-$(shell id -u)
 
@@ -36,7 +33,10 @@ lint: install
 	$(BIN)/ruff check src tests bench tools $(COLLECTION)/plugins $(COLLECTION)/tests
 
 sanity: install
-	@mkdir -p $(dir $(GET_PIP_CACHE)) && cp tools/ansible_test_pip_bootstrap.py $(GET_PIP_CACHE)
+	@# ansible-test bootstraps pip in each sanity venv from a cached script it would otherwise download.
+	@v=$$($(BIN)/python -c "import ansible_test._internal.python_requirements as r, inspect, re; \
+	  print(re.search(r\"pip='([0-9.]+)'\", inspect.getsource(r)).group(1).replace('.', '_'))"); \
+	  mkdir -p $(HOME)/.ansible/test/cache && cp tools/ansible_test_pip_bootstrap.py $(HOME)/.ansible/test/cache/get_pip_$$v.py
 	cd $(COLLECTION) && ansible-test sanity --python 3.11
 
 unit: install
