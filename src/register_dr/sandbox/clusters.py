@@ -1,0 +1,580 @@
+"""Real PostgreSQL clusters behaving like the RDS broker's instances.
+
+Each cluster has its own folder under ``root``: the primary's data dir (``node-a`` or ``node-b``), for HA plans a
+streaming standby in the other node folder, a WAL archive, base backups and ``meta.json`` (ports, database name,
+superuser password, backup times; mode 0600). Everything is on disk, so a new ``ClusterManager`` on the same root
+(after a crash) knows every cluster. Point-in-time restore is the real thing: a base backup plus archived WAL
+replayed to ``recovery_target_time``.
+
+initdb runs once into a template that is copied for each cluster. When run as root, Postgres runs as ``nobody``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import pwd
+import secrets
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from register_dr.sandbox.extensions import install_missing_extensions
+from register_dr.sandbox.pgbin import find_pg_bin
+
+SUPERUSER = "postgres"
+UTC = dt.UTC
+
+
+class ClusterError(RuntimeError):
+    """A cluster operation failed; the message names the problem and the fix."""
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    cluster_id: str
+    host: str
+    port: int
+    dbname: str
+    ha: bool
+    standby_port: int | None
+    timeline: int
+    running: bool
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(UTC)
+
+
+# The paas-rds-broker's objects in every database: group roles, and event triggers that hand every object a key user
+# creates to the manager role (so all keys can use it) and keep the reader role read-only. Owned by the superuser.
+BROKER_OBJECTS = """
+CREATE OR REPLACE FUNCTION public.reassign_owned() RETURNS event_trigger LANGUAGE plpgsql AS $f$
+BEGIN
+  IF tg_tag IN ('GRANT', 'REVOKE', 'REASSIGN OWNED') THEN RETURN; END IF;
+  IF NOT pg_catalog.pg_has_role(current_user, '{manager}', 'member') THEN RETURN; END IF;
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = current_user AND rolsuper) THEN RETURN; END IF;
+  EXECUTE 'REASSIGN OWNED BY "' || current_user || '" TO "{manager}"';
+END
+$f$;
+CREATE OR REPLACE FUNCTION public.make_readable_generic() RETURNS void LANGUAGE plpgsql AS $f$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+           WHERE c.relkind IN ('r', 'v', 'm', 'p', 'S') AND n.nspname = 'public'
+             AND pg_catalog.pg_has_role(current_user, c.relowner, 'member')
+  LOOP
+    EXECUTE pg_catalog.format('GRANT SELECT ON %I.%I TO "{reader}"', r.nspname, r.relname);
+  END LOOP;
+END
+$f$;
+CREATE OR REPLACE FUNCTION public.make_readable() RETURNS event_trigger LANGUAGE plpgsql AS $f$
+BEGIN
+  IF tg_tag IN ('GRANT', 'REVOKE', 'REASSIGN OWNED') THEN RETURN; END IF;
+  IF NOT pg_catalog.pg_has_role(current_user, '{manager}', 'member') THEN RETURN; END IF;
+  PERFORM public.make_readable_generic();
+END
+$f$;
+CREATE OR REPLACE FUNCTION public.forbid_ddl_reader() RETURNS event_trigger LANGUAGE plpgsql AS $f$
+BEGIN
+  IF pg_catalog.pg_has_role(current_user, '{reader}', 'member')
+     AND NOT pg_catalog.pg_has_role(current_user, '{manager}', 'member') THEN
+    RAISE EXCEPTION 'executing % is disabled for read only bindings', tg_tag;
+  END IF;
+END
+$f$;
+CREATE EVENT TRIGGER forbid_ddl_reader ON ddl_command_start EXECUTE PROCEDURE public.forbid_ddl_reader();
+CREATE EVENT TRIGGER make_readable ON ddl_command_end EXECUTE PROCEDURE public.make_readable();
+CREATE EVENT TRIGGER reassign_owned ON ddl_command_end EXECUTE PROCEDURE public.reassign_owned();
+"""
+
+
+class ClusterManager:
+    """Creates, restores, reboots, fails over and destroys sandbox Postgres clusters under ``root``."""
+
+    def __init__(self, root: Path, *, pg_bin: Path | None = None, pitr_latest_lag: float = 1.0,
+                 pitr_retention: dt.timedelta = dt.timedelta(days=7), run_as: str | None = None) -> None:
+        self.root = Path(root)
+        self.pg_bin = pg_bin or find_pg_bin()
+        self.pitr_latest_lag = pitr_latest_lag
+        self.pitr_retention = pitr_retention
+        self.run_as = run_as if run_as is not None else ("nobody" if os.geteuid() == 0 else None)
+        self._locks: dict[str, threading.RLock] = {}
+        self._locks_guard = threading.Lock()
+
+    # --- process plumbing -------------------------------------------------------------------------------------
+    def _owner_ids(self) -> tuple[int, int] | None:
+        if self.run_as is None:
+            return None
+        entry = pwd.getpwnam(self.run_as)
+        return entry.pw_uid, entry.pw_gid
+
+    def _chown(self, path: Path) -> None:
+        ids = self._owner_ids()
+        if ids:
+            os.chown(path, *ids)
+
+    def _mkdir(self, path: Path) -> Path:
+        path.mkdir(parents=True, exist_ok=True)
+        path.chmod(0o700)
+        self._chown(path)
+        return path
+
+    def _run(self, tool: str, *args: str, env: dict[str, str] | None = None, timeout: float = 120) -> str:
+        kwargs: dict = {}
+        ids = self._owner_ids()
+        if ids:
+            kwargs.update(user=ids[0], group=ids[1], extra_groups=[])
+        full_env = dict(os.environ, LC_ALL="C.UTF-8", **(env or {}))
+        try:
+            result = subprocess.run(  # noqa: S603 - fixed binaries, argv list
+                [str(self.pg_bin / tool), *args], capture_output=True, text=True, env=full_env, timeout=timeout,
+                check=False, cwd="/", **kwargs,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise ClusterError(f"{tool} did not finish within {timeout:.0f}s") from exc
+        if result.returncode != 0:
+            raise ClusterError(f"{tool} {' '.join(args[:3])} failed: {result.stderr.strip()[-800:]}")
+        return result.stdout
+
+    def _lock(self, cluster_id: str) -> threading.RLock:
+        with self._locks_guard:
+            return self._locks.setdefault(cluster_id, threading.RLock())
+
+    # --- metadata ---------------------------------------------------------------------------------------------
+    def _dir(self, cluster_id: str) -> Path:
+        return self.root / cluster_id
+
+    def _meta_path(self, cluster_id: str) -> Path:
+        return self._dir(cluster_id) / "meta.json"
+
+    def _meta(self, cluster_id: str) -> dict:
+        try:
+            return json.loads(self._meta_path(cluster_id).read_text())
+        except FileNotFoundError as exc:
+            raise ClusterError(f"no cluster {cluster_id} in {self.root}") from exc
+
+    def _save_meta(self, cluster_id: str, meta: dict) -> None:
+        path = self._meta_path(cluster_id)
+        tmp = path.with_name(".meta.json.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(meta, handle, indent=2)
+        os.replace(tmp, path)
+
+    def _node_dir(self, cluster_id: str, node: str) -> Path:
+        return self._dir(cluster_id) / node
+
+    # --- the template -----------------------------------------------------------------------------------------
+    def _template(self) -> tuple[Path, str]:
+        template = self.root / "template"
+        meta_file = self.root / "template.json"
+        with self._lock("__template__"):
+            if meta_file.exists() and (template / "PG_VERSION").exists():
+                return template, json.loads(meta_file.read_text())["password"]
+            install_missing_extensions(self.pg_bin)
+            self._mkdir(self.root)
+            shutil.rmtree(template, ignore_errors=True)
+            password = secrets.token_urlsafe(16)
+            pwfile = self.root / ".template-pw"
+            pwfile.write_text(password)
+            self._chown(pwfile)
+            try:
+                self._run("initdb", "-D", str(template), "-U", SUPERUSER, "--pwfile", str(pwfile),
+                          "--auth-host=scram-sha-256", "--auth-local=scram-sha-256", "-E", "UTF8",
+                          "--locale=C.UTF-8", "--no-sync", "--no-instructions")
+            finally:
+                pwfile.unlink(missing_ok=True)
+            with open(template / "postgresql.conf", "a") as conf:
+                conf.write("\ninclude_if_exists = 'sandbox.conf'\n")
+            fd = os.open(meta_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                json.dump({"password": password}, handle)
+            return template, password
+
+    def _write_conf(self, data_dir: Path, *, port: int, archive: Path, extra: dict[str, str] | None = None) -> None:
+        settings = {
+            "port": str(port),
+            "listen_addresses": "'127.0.0.1'",
+            "unix_socket_directories": "''",
+            "max_connections": "60",
+            "shared_buffers": "'32MB'",
+            "fsync": "off",
+            "wal_level": "replica",
+            "archive_mode": "on",
+            "archive_command": f"'test ! -f {archive}/%f && cp %p {archive}/%f'",
+            "max_wal_senders": "6",
+            "wal_keep_size": "'128MB'",
+            "hot_standby": "on",
+            "log_min_messages": "warning",
+            "log_line_prefix": "'%m [%p] %u@%d '",
+            "timezone": "'UTC'",
+        }
+        settings.update(extra or {})
+        path = data_dir / "sandbox.conf"
+        path.write_text("".join(f"{k} = {v}\n" for k, v in settings.items()))
+        self._chown(path)
+
+    # --- lifecycle --------------------------------------------------------------------------------------------
+    def _pg_ctl(self, data_dir: Path, *args: str, timeout: float = 120) -> str:
+        return self._run("pg_ctl", "-D", str(data_dir), *args, timeout=timeout)
+
+    def _start_node(self, data_dir: Path) -> None:
+        if self._node_running(data_dir):
+            return
+        (data_dir / "postmaster.pid").unlink(missing_ok=True)  # stale after a crash
+        log = data_dir.parent / f"{data_dir.name}.log"
+        log.touch(exist_ok=True)
+        self._chown(log)
+        self._pg_ctl(data_dir, "-l", str(log), "-w", "-t", "120", "start")
+
+    def _stop_node(self, data_dir: Path) -> None:
+        if self._node_running(data_dir):
+            try:
+                self._pg_ctl(data_dir, "-m", "fast", "-w", "-t", "60", "stop")
+            except ClusterError:
+                self._pg_ctl(data_dir, "-m", "immediate", "-w", "-t", "60", "stop")
+
+    def _node_pid(self, data_dir: Path) -> int | None:
+        try:
+            pid = int((data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (FileNotFoundError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            return pid
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return None
+        return pid if b"postgres" in cmdline else None
+
+    def _node_running(self, data_dir: Path) -> bool:
+        return self._node_pid(data_dir) is not None
+
+    def _connect(self, cluster_id: str, *, dbname: str | None = None, port: int | None = None,
+                 autocommit: bool = True) -> psycopg.Connection:
+        meta = self._meta(cluster_id)
+        return psycopg.connect(host="127.0.0.1", port=port or meta["port"], user=SUPERUSER,
+                               password=meta["password"], dbname=dbname or meta["dbname"], autocommit=autocommit,
+                               connect_timeout=10)
+
+    def _wait_ready(self, port: int, password: str, *, writable: bool, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            try:
+                with psycopg.connect(host="127.0.0.1", port=port, user=SUPERUSER, password=password,
+                                     dbname="postgres", connect_timeout=3) as conn:
+                    in_recovery = conn.execute("select pg_is_in_recovery()").fetchone()[0]
+                    if not writable or not in_recovery:
+                        return
+            except psycopg.Error as exc:
+                last = exc
+            time.sleep(0.1)
+        raise ClusterError(f"Postgres on port {port} was not ready within {timeout:.0f}s ({last})")
+
+    def _base_backup(self, cluster_id: str) -> dict:
+        meta = self._meta(cluster_id)
+        stamp = _now()
+        target = self._dir(cluster_id) / "backups" / stamp.strftime("%Y%m%dT%H%M%S%f")
+        self._mkdir(target.parent)
+        self._run("pg_basebackup", "-h", "127.0.0.1", "-p", str(meta["port"]), "-U", SUPERUSER, "-D", str(target),
+                  "-Fp", "-X", "stream", "-c", "fast", "--no-sync", env={"PGPASSWORD": meta["password"]})
+        done = _now()
+        backup = {"path": target.name, "started": stamp.isoformat(), "ended": done.isoformat()}
+        meta.setdefault("backups", []).append(backup)
+        self._save_meta(cluster_id, meta)
+        return backup
+
+    def _make_standby(self, cluster_id: str) -> None:
+        meta = self._meta(cluster_id)
+        node = "node-b" if meta["primary_node"] == "node-a" else "node-a"
+        data = self._node_dir(cluster_id, node)
+        shutil.rmtree(data, ignore_errors=True)
+        self._run("pg_basebackup", "-h", "127.0.0.1", "-p", str(meta["port"]), "-U", SUPERUSER, "-D", str(data),
+                  "-Fp", "-X", "stream", "-c", "fast", "-R", "--no-sync", env={"PGPASSWORD": meta["password"]})
+        self._write_conf(data, port=meta["standby_port"], archive=self._dir(cluster_id) / "archive")
+        self._start_node(data)
+        meta["standby_node"] = node
+        self._save_meta(cluster_id, meta)
+
+    # --- public API -------------------------------------------------------------------------------------------
+    def exists(self, cluster_id: str) -> bool:
+        return self._meta_path(cluster_id).exists()
+
+    def create(self, cluster_id: str, *, dbname: str, ha: bool = False, extensions: Sequence[str] = ()) -> ClusterInfo:
+        with self._lock(cluster_id):
+            if self.exists(cluster_id):
+                raise ClusterError(f"cluster {cluster_id} already exists")
+            template, template_password = self._template()
+            base = self._mkdir(self._dir(cluster_id))
+            archive = self._mkdir(base / "archive")
+            meta = {
+                "cluster_id": cluster_id, "dbname": dbname, "ha": ha, "port": _free_port(),
+                "standby_port": _free_port() if ha else None, "password": secrets.token_urlsafe(18),
+                "primary_node": "node-a", "standby_node": None, "backups": [], "created": _now().isoformat(),
+                "restored_from": None,
+            }
+            self._save_meta(cluster_id, meta)
+            data = self._node_dir(cluster_id, "node-a")
+            subprocess.run(["cp", "-a", str(template), str(data)], check=True)  # noqa: S603,S607
+            self._write_conf(data, port=meta["port"], archive=archive)
+            self._start_node(data)
+            with psycopg.connect(host="127.0.0.1", port=meta["port"], user=SUPERUSER, password=template_password,
+                                 dbname="postgres", autocommit=True) as conn:
+                conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                    sql.Identifier(SUPERUSER), sql.Literal(meta["password"])))
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+            self._install_broker_objects(cluster_id, extensions)
+            self._base_backup(cluster_id)
+            if ha:
+                self._make_standby(cluster_id)
+            return self.info(cluster_id)
+
+    def _install_broker_objects(self, cluster_id: str, extensions: Sequence[str]) -> None:
+        meta = self._meta(cluster_id)
+        dbname = meta["dbname"]
+        manager, reader = f"{dbname}_manager", f"{dbname}_reader"
+        with self._connect(cluster_id) as conn:
+            for role in (manager, reader):
+                conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
+            conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(dbname)))
+            conn.execute(sql.SQL("GRANT CONNECT, CREATE, TEMPORARY ON DATABASE {} TO {}").format(
+                sql.Identifier(dbname), sql.Identifier(manager)))
+            conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                sql.Identifier(dbname), sql.Identifier(reader)))
+            # On the platform the public schema belongs to the administrator, not to the database owner.
+            conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(SUPERUSER)))
+            conn.execute(sql.SQL("GRANT USAGE, CREATE ON SCHEMA public TO {}").format(sql.Identifier(manager)))
+            conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(sql.Identifier(reader)))
+            for name in extensions:
+                conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(name)))
+            conn.execute(BROKER_OBJECTS.replace("{manager}", manager).replace("{reader}", reader))
+
+    def enable_extensions(self, cluster_id: str, names: Sequence[str]) -> None:
+        with self._connect(cluster_id) as conn:
+            for name in names:
+                conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(name)))
+
+    def create_login(self, cluster_id: str, username: str, password: str) -> None:
+        dbname = self._meta(cluster_id)["dbname"]
+        with self._connect(cluster_id) as conn:
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN INHERIT PASSWORD {} IN ROLE {}").format(
+                sql.Identifier(username), sql.Literal(password), sql.Identifier(f"{dbname}_manager")))
+            conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                sql.Identifier(dbname), sql.Identifier(username)))
+
+    def drop_login(self, cluster_id: str, username: str) -> None:
+        dbname = self._meta(cluster_id)["dbname"]
+        with self._connect(cluster_id) as conn:
+            exists = conn.execute("select 1 from pg_roles where rolname = %s", (username,)).fetchone()
+            if not exists:
+                return
+            conn.execute("select pg_terminate_backend(pid) from pg_stat_activity where usename = %s", (username,))
+            conn.execute(sql.SQL("REASSIGN OWNED BY {} TO {}").format(
+                sql.Identifier(username), sql.Identifier(f"{dbname}_manager")))
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(username)))
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(username)))
+
+    def restorable_window(self, cluster_id: str) -> tuple[dt.datetime, dt.datetime]:
+        meta = self._meta(cluster_id)
+        if not meta["backups"]:
+            raise ClusterError(f"cluster {cluster_id} has no base backup yet; point-in-time restore is not possible")
+        earliest = max(dt.datetime.fromisoformat(meta["backups"][0]["ended"]).replace(microsecond=0)
+                       + dt.timedelta(seconds=1), _now() - self.pitr_retention)
+        latest = max(earliest, _now() - dt.timedelta(seconds=self.pitr_latest_lag))
+        return earliest, latest
+
+    def restore_point_in_time(self, cluster_id: str, *, source_id: str, before: dt.datetime | None,
+                              ha: bool = False) -> ClusterInfo:
+        source = self._meta(source_id)
+        earliest, latest = self.restorable_window(source_id)
+        target = (before or latest).astimezone(UTC)
+        if target < earliest or target > latest:
+            raise ClusterError(
+                f"{target:%Y-%m-%d %H:%M:%S} is outside the restorable window of {source_id} "
+                f"({earliest:%Y-%m-%d %H:%M:%S} to {latest:%Y-%m-%d %H:%M:%S} UTC)"
+            )
+        with self._lock(cluster_id):
+            if self.exists(cluster_id):
+                raise ClusterError(f"cluster {cluster_id} already exists")
+            self._archive_up_to_now(source_id)
+            backups = [b for b in source["backups"] if dt.datetime.fromisoformat(b["ended"]) < target]
+            if not backups:
+                raise ClusterError(f"no base backup of {source_id} ends before {target:%Y-%m-%d %H:%M:%S} UTC")
+            backup = self._dir(source_id) / "backups" / backups[-1]["path"]
+            base = self._mkdir(self._dir(cluster_id))
+            archive = self._mkdir(base / "archive")
+            meta = {
+                "cluster_id": cluster_id, "dbname": source["dbname"], "ha": ha, "port": _free_port(),
+                "standby_port": _free_port() if ha else None, "password": source["password"],
+                "primary_node": "node-a", "standby_node": None, "backups": [], "created": _now().isoformat(),
+                "restored_from": {"cluster": source_id, "before": target.isoformat()},
+            }
+            self._save_meta(cluster_id, meta)
+            data = self._node_dir(cluster_id, "node-a")
+            subprocess.run(["cp", "-a", str(backup), str(data)], check=True)  # noqa: S603,S607
+            for leftover in ("postmaster.pid", "standby.signal", "backup_manifest"):
+                (data / leftover).unlink(missing_ok=True)
+            recovery = {
+                "restore_command": f"'cp {self._dir(source_id) / 'archive'}/%f %p'",
+                "recovery_target_time": f"'{target:%Y-%m-%d %H:%M:%S}+00'",
+                "recovery_target_inclusive": "off",
+                "recovery_target_action": "'promote'",
+                "recovery_target_timeline": "'latest'",
+            }
+            self._write_conf(data, port=meta["port"], archive=archive, extra=recovery)
+            signal_file = data / "recovery.signal"
+            signal_file.touch()
+            self._chown(signal_file)
+            self._start_node(data)
+            self._wait_ready(meta["port"], meta["password"], writable=True)
+            # Post-restore tasks, as the broker does: new credentials for the administrator, normal configuration.
+            meta["password"] = secrets.token_urlsafe(18)
+            with psycopg.connect(host="127.0.0.1", port=meta["port"], user=SUPERUSER, password=source["password"],
+                                 dbname="postgres", autocommit=True) as conn:
+                conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                    sql.Identifier(SUPERUSER), sql.Literal(meta["password"])))
+            self._save_meta(cluster_id, meta)
+            self._write_conf(data, port=meta["port"], archive=archive)
+            with self._connect(cluster_id, dbname="postgres") as conn:
+                conn.execute("select pg_reload_conf()")
+            self._base_backup(cluster_id)
+            if ha:
+                self._make_standby(cluster_id)
+            return self.info(cluster_id)
+
+    def _archive_up_to_now(self, cluster_id: str, timeout: float = 30) -> None:
+        """Write a commit after the target (recovery needs one to stop at) and archive the WAL segment holding it."""
+        with self._connect(cluster_id, dbname="postgres") as conn:
+            conn.execute("select pg_catalog.txid_current()")
+            lsn = conn.execute("select pg_switch_wal()").fetchone()[0]
+            segment = conn.execute("select pg_walfile_name(%s)", (lsn,)).fetchone()[0]
+        archived = self._dir(cluster_id) / "archive" / segment
+        deadline = time.monotonic() + timeout
+        while not archived.exists():
+            if time.monotonic() > deadline:
+                raise ClusterError(f"WAL segment {segment} of {cluster_id} was not archived within {timeout:.0f}s")
+            time.sleep(0.05)
+
+    def reboot(self, cluster_id: str, *, failover: bool = False) -> ClusterInfo:
+        with self._lock(cluster_id):
+            meta = self._meta(cluster_id)
+            primary = self._node_dir(cluster_id, meta["primary_node"])
+            if not failover:
+                self._stop_node(primary)
+                self._start_node(primary)
+                self._wait_ready(meta["port"], meta["password"], writable=True)
+                return self.info(cluster_id)
+            if not meta["ha"] or not meta["standby_node"]:
+                raise ClusterError(f"cluster {cluster_id} has no standby to fail over to")
+            standby = self._node_dir(cluster_id, meta["standby_node"])
+            self._stop_node(primary)
+            self._pg_ctl(standby, "-w", "-t", "60", "promote")
+            self._stop_node(standby)
+            (standby / "standby.signal").unlink(missing_ok=True)
+            self._write_conf(standby, port=meta["port"], archive=self._dir(cluster_id) / "archive")
+            self._start_node(standby)
+            self._wait_ready(meta["port"], meta["password"], writable=True)
+            meta["primary_node"], meta["standby_node"] = meta["standby_node"], meta["primary_node"]
+            self._save_meta(cluster_id, meta)
+            self._make_standby(cluster_id)
+            return self.info(cluster_id)
+
+    def destroy(self, cluster_id: str) -> None:
+        with self._lock(cluster_id):
+            if not self._dir(cluster_id).exists():
+                return
+            for node in ("node-a", "node-b"):
+                data = self._node_dir(cluster_id, node)
+                if data.exists():
+                    self._stop_node(data)
+            shutil.rmtree(self._dir(cluster_id), ignore_errors=True)
+
+    def info(self, cluster_id: str) -> ClusterInfo:
+        meta = self._meta(cluster_id)
+        primary = self._node_dir(cluster_id, meta["primary_node"])
+        return ClusterInfo(
+            cluster_id=cluster_id, host="127.0.0.1", port=meta["port"], dbname=meta["dbname"], ha=meta["ha"],
+            standby_port=meta["standby_port"], timeline=self._timeline(primary), running=self._node_running(primary),
+        )
+
+    def _timeline(self, data_dir: Path) -> int:
+        try:
+            out = self._run("pg_controldata", str(data_dir), timeout=20)
+        except ClusterError:
+            return 0
+        for line in out.splitlines():
+            if line.startswith("Latest checkpoint's TimeLineID:"):
+                return int(line.split(":")[1])
+        return 0
+
+    def list(self) -> list[ClusterInfo]:
+        if not self.root.exists():
+            return []
+        return [self.info(p.parent.name) for p in sorted(self.root.glob("*/meta.json"))]
+
+    def _nodes(self, cluster_id: str) -> Iterator[Path]:
+        meta = self._meta(cluster_id)
+        yield self._node_dir(cluster_id, meta["primary_node"])
+        if meta.get("standby_node"):
+            yield self._node_dir(cluster_id, meta["standby_node"])
+
+    def start(self, cluster_id: str) -> None:
+        with self._lock(cluster_id):
+            for data in self._nodes(cluster_id):
+                self._start_node(data)
+
+    def stop(self, cluster_id: str) -> None:
+        with self._lock(cluster_id):
+            for data in reversed(list(self._nodes(cluster_id))):
+                self._stop_node(data)
+
+    def ensure_running(self) -> None:
+        for info in self.list():
+            self.start(info.cluster_id)
+
+    def stop_all(self) -> None:
+        for info in self.list():
+            self.stop(info.cluster_id)
+
+    def pids(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for meta_file in sorted(self.root.glob("*/meta.json")) if self.root.exists() else []:
+            cluster_id = meta_file.parent.name
+            for data in self._nodes(cluster_id):
+                pid = self._node_pid(data)
+                if pid:
+                    key = cluster_id if data.name == self._meta(cluster_id)["primary_node"] else f"{cluster_id}:standby"
+                    found[key] = pid
+        return found
+
+    def superuser_conninfo(self, cluster_id: str) -> dict[str, str | int]:
+        meta = self._meta(cluster_id)
+        return {"host": "127.0.0.1", "port": meta["port"], "user": SUPERUSER, "password": meta["password"],
+                "dbname": meta["dbname"]}
+
+    @contextlib.contextmanager
+    def superuser(self, cluster_id: str) -> Iterator[psycopg.Connection]:
+        with self._connect(cluster_id) as conn:
+            yield conn
