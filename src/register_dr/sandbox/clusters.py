@@ -76,7 +76,8 @@ $f$;
 CREATE OR REPLACE FUNCTION public.make_readable_generic() RETURNS void LANGUAGE plpgsql AS $f$
 DECLARE r record;
 BEGIN
-  FOR r IN SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  FOR r IN SELECT n.nspname, c.relname
+           FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
            WHERE c.relkind IN ('r', 'v', 'm', 'p', 'S') AND n.nspname = 'public'
              AND pg_catalog.pg_has_role(current_user, c.relowner, 'member')
   LOOP
