@@ -33,6 +33,11 @@ from register_dr.sandbox.extensions import install_missing_extensions
 from register_dr.sandbox.pgbin import find_pg_bin
 
 SUPERUSER = "postgres"
+# The broker's group roles. Their names are the same on every instance, so the grants a nightly dump carries apply
+# when it is restored into a recreated instance (with another database name), and the restore raises only the
+# platform's expected errors.
+MANAGER_ROLE = "rdsbroker_manager"
+READER_ROLE = "rdsbroker_reader"
 UTC = dt.UTC
 
 
@@ -355,7 +360,7 @@ class ClusterManager:
     def _install_broker_objects(self, cluster_id: str, extensions: Sequence[str]) -> None:
         meta = self._meta(cluster_id)
         dbname = meta["dbname"]
-        manager, reader = f"{dbname}_manager", f"{dbname}_reader"
+        manager, reader = MANAGER_ROLE, READER_ROLE
         with self._connect(cluster_id) as conn:
             for role in (manager, reader):
                 conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
@@ -381,19 +386,18 @@ class ClusterManager:
         dbname = self._meta(cluster_id)["dbname"]
         with self._connect(cluster_id) as conn:
             conn.execute(sql.SQL("CREATE ROLE {} LOGIN INHERIT PASSWORD {} IN ROLE {}").format(
-                sql.Identifier(username), sql.Literal(password), sql.Identifier(f"{dbname}_manager")))
+                sql.Identifier(username), sql.Literal(password), sql.Identifier(MANAGER_ROLE)))
             conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
                 sql.Identifier(dbname), sql.Identifier(username)))
 
     def drop_login(self, cluster_id: str, username: str) -> None:
-        dbname = self._meta(cluster_id)["dbname"]
         with self._connect(cluster_id) as conn:
             exists = conn.execute("select 1 from pg_roles where rolname = %s", (username,)).fetchone()
             if not exists:
                 return
             conn.execute("select pg_terminate_backend(pid) from pg_stat_activity where usename = %s", (username,))
             conn.execute(sql.SQL("REASSIGN OWNED BY {} TO {}").format(
-                sql.Identifier(username), sql.Identifier(f"{dbname}_manager")))
+                sql.Identifier(username), sql.Identifier(MANAGER_ROLE)))
             conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(username)))
             conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(username)))
 
