@@ -384,14 +384,15 @@ class ClusterManager:
 
     def create_login(self, cluster_id: str, username: str, password: str) -> None:
         dbname = self._meta(cluster_id)["dbname"]
-        with self._connect(cluster_id) as conn:
+        # Role membership changes of one cluster are serialised: concurrent GRANTs collide in pg_auth_members.
+        with self._lock(cluster_id), self._connect(cluster_id) as conn:
             conn.execute(sql.SQL("CREATE ROLE {} LOGIN INHERIT PASSWORD {} IN ROLE {}").format(
                 sql.Identifier(username), sql.Literal(password), sql.Identifier(MANAGER_ROLE)))
             conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
                 sql.Identifier(dbname), sql.Identifier(username)))
 
     def drop_login(self, cluster_id: str, username: str) -> None:
-        with self._connect(cluster_id) as conn:
+        with self._lock(cluster_id), self._connect(cluster_id) as conn:
             exists = conn.execute("select 1 from pg_roles where rolname = %s", (username,)).fetchone()
             if not exists:
                 return

@@ -179,6 +179,9 @@ def up(settings: Settings, *, timeout: float = 180.0, progress: Callable[[str], 
                 if doc.get("ready"):
                     write_env_file(settings, endpoints, secrets)
                     return endpoints
+                if doc.get("error"):
+                    raise SandboxError(f"building the sandbox failed: {doc['error']}; see "
+                                       f"{settings.log_dir / 'server.log'}, then `register-dr sandbox reset`")
                 step = doc.get("step", "")
                 if step and step != last:
                     say(step)

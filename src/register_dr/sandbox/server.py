@@ -1,0 +1,111 @@
+"""The sandbox platform server: the CF v3 API and token endpoint, backed by the broker and real Postgres clusters.
+
+Started detached by ``register-dr sandbox up`` as ``python -m register_dr.sandbox.server --home DIR``. On start it
+restarts any cluster left stopped (crash recovery) and, on a fresh home, builds the world in the background while
+``/_sandbox/ready`` reports progress.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import threading
+import time
+import traceback
+
+import uvicorn
+from azure.storage.blob import BlobServiceClient
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from register_dr.sandbox.broker import RdsBroker
+from register_dr.sandbox.cfapi import create_app
+from register_dr.sandbox.cloud_controller import CloudController
+from register_dr.sandbox.clusters import ClusterManager
+from register_dr.sandbox.control import Endpoints, connection_string
+from register_dr.sandbox.faults import Faults
+from register_dr.sandbox.secrets import SandboxSecrets
+from register_dr.sandbox.seed import save_world, seed_world
+from register_dr.sandbox.uaa import Uaa
+from register_dr.settings import Settings
+
+log = logging.getLogger("register_dr.sandbox")
+
+
+class Readiness:
+    """What `/_sandbox/ready` answers: ready or not, the current step, and any error."""
+
+    def __init__(self) -> None:
+        self.ready = False
+        self.step = "starting"
+        self.error: str | None = None
+        self.started = time.monotonic()
+
+    def set(self, step: str) -> None:
+        log.info("%s (%.1fs)", step, time.monotonic() - self.started)
+        self.step = step
+
+    def document(self) -> dict:
+        return {"ready": self.ready, "step": self.step, "error": self.error,
+                "elapsed": round(time.monotonic() - self.started, 2)}
+
+
+def build(settings: Settings, readiness: Readiness) -> tuple[FastAPI, CloudController, ClusterManager]:
+    secrets = SandboxSecrets.load(settings)
+    endpoints = Endpoints.load(settings)
+    clusters = ClusterManager(settings.clusters_dir, pitr_latest_lag=settings.pitr_latest_lag)
+    readiness.set("restarting existing Postgres clusters")
+    clusters.ensure_running()
+    broker = RdsBroker(clusters, settings.home / "broker.json", operation_delay=settings.broker_operation_delay)
+    controller = CloudController(settings.home / "cf.json", broker)
+    uaa = Uaa(users=secrets.cf_users, clients=secrets.cf_clients, signing_key=secrets.token_signing_key,
+              token_lifetime=settings.token_lifetime)
+    app = create_app(controller, uaa, Faults(), base_url=endpoints.cf_api)
+
+    @app.get("/_sandbox/ready", include_in_schema=False)
+    def sandbox_ready() -> JSONResponse:
+        return JSONResponse(readiness.document(), status_code=200 if readiness.ready else 503)
+
+    return app, controller, clusters
+
+
+def _seed_in_background(settings: Settings, controller: CloudController, readiness: Readiness) -> None:
+    world_file = settings.home / "world.json"
+    if world_file.exists():
+        readiness.ready = True
+        readiness.set("ready")
+        return
+    secrets = SandboxSecrets.load(settings)
+    endpoints = Endpoints.load(settings)
+
+    def storage(account: str) -> BlobServiceClient:
+        return BlobServiceClient.from_connection_string(connection_string(endpoints, secrets, account))
+
+    try:
+        seeded = seed_world(controller, storage=storage,
+                            backup_connection_string=connection_string(endpoints, secrets), progress=readiness.set)
+        save_world(world_file, seeded)
+        readiness.ready = True
+        readiness.set("ready")
+    except Exception as exc:  # the error is reported through /_sandbox/ready and the log
+        readiness.error = f"{type(exc).__name__}: {exc}"
+        readiness.set(f"building the world failed: {readiness.error}")
+        log.error("%s", traceback.format_exc())
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="register_dr.sandbox.server")
+    parser.add_argument("--home", required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("azure").setLevel(logging.WARNING)
+    settings = Settings.from_env(args.home)
+    readiness = Readiness()
+    app, controller, _clusters = build(settings, readiness)
+    threading.Thread(target=_seed_in_background, args=(settings, controller, readiness), daemon=True).start()
+    port = int(Endpoints.load(settings).cf_api.rsplit(":", 1)[1])
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    main()
