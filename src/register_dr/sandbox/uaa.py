@@ -58,7 +58,7 @@ class Uaa:
             raise UaaError(401, "invalid_token", "The token could not be read") from exc
         if claims.get("kind") != kind:
             raise UaaError(401, "invalid_token", f"Not a {kind} token")
-        if claims["exp"] < time.time() or claims["iat"] < self.not_before:
+        if claims["exp"] < time.time() or (kind == "access" and claims["iat"] < self.not_before):
             raise UaaError(401, "invalid_token", "Token has expired")
         return claims
 
@@ -107,5 +107,5 @@ class Uaa:
         return self._verify(token, "access")
 
     def revoke_all(self) -> None:
-        """Every token issued before now stops working (as when tokens expire)."""
+        """Every access token issued before now stops working, as when they expire; refresh tokens still work."""
         self.not_before = time.time() + 0.001
