@@ -14,7 +14,7 @@ from rich.table import Table
 from register_dr.settings import Settings
 
 console = Console(stderr=True)
-out = Console()
+out = Console(width=None if sys.stdout.isatty() else 150)
 
 
 def _settings(home: str | None) -> Settings:
@@ -135,7 +135,7 @@ def sandbox_nightly_backup(home: str | None, env_name: str, date_text: str | Non
 
 
 def _print_status(doc: dict) -> None:
-    table = Table(title=f"sandbox at {doc['home']}", show_lines=False)
+    table = Table(title=f"sandbox at {doc['home']}", show_lines=False, expand=False)
     table.add_column("component")
     table.add_column("where")
     table.add_column("state")
@@ -147,12 +147,17 @@ def _print_status(doc: dict) -> None:
     for account, url in endpoints.get("blob", {}).items():
         state = "running" if processes.get("azurite", {}).get("running") else "stopped"
         table.add_row(f"Azurite blob ({account})", url, state)
-    for inst in doc.get("instances", []):
-        where = f"127.0.0.1:{inst['port']}"
-        if inst.get("standby_port"):
-            where += f" (standby :{inst['standby_port']})"
-        table.add_row(f"postgres {inst['cluster']}", where,
-                      f"{'running' if inst['running'] else 'stopped'}, timeline {inst['timeline']}")
+    if doc.get("services"):
+        for svc in doc["services"]:
+            where = f"127.0.0.1:{svc['port']}" if svc["port"] else "-"
+            if svc.get("standby_port"):
+                where += f" (standby :{svc['standby_port']})"
+            table.add_row(f"{svc['name']} ({svc['space']}, {svc['plan']})", where,
+                          f"{svc['last_operation']}" + ("" if svc["running"] else ", stopped"))
+    else:
+        for inst in doc.get("instances", []):
+            table.add_row(f"postgres {inst['cluster']}", f"127.0.0.1:{inst['port']}",
+                          "running" if inst["running"] else "stopped")
     out.print(table)
     if endpoints.get("env_file"):
         out.print(f"credentials: source {endpoints['env_file']}")

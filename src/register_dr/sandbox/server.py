@@ -50,6 +50,24 @@ class Readiness:
                 "elapsed": round(time.monotonic() - self.started, 2)}
 
 
+def services(controller: CloudController, clusters: ClusterManager) -> list[dict]:
+    """Each database service: name, space, plan, last operation and where its Postgres listens."""
+    spaces = {s["guid"]: s["name"] for s in controller.list("spaces")}
+    plans = {p["guid"]: p["name"] for p in controller.list("service_plans")}
+    found = []
+    for inst in controller.list("service_instances"):
+        cluster_id = f"rdsbroker-{inst['guid']}"
+        info = clusters.info(cluster_id) if clusters.exists(cluster_id) else None
+        found.append({
+            "name": inst["name"], "space": spaces.get(controller.space_of(inst), "?"),
+            "plan": plans.get(inst["relationships"]["service_plan"]["data"]["guid"], "?"),
+            "last_operation": f"{inst['last_operation']['type']} {inst['last_operation']['state']}",
+            "port": info.port if info else None, "standby_port": info.standby_port if info else None,
+            "running": bool(info and info.running), "timeline": info.timeline if info else None,
+        })
+    return found
+
+
 def build(settings: Settings, readiness: Readiness) -> tuple[FastAPI, CloudController, ClusterManager]:
     secrets = SandboxSecrets.load(settings)
     endpoints = Endpoints.load(settings)
@@ -64,7 +82,9 @@ def build(settings: Settings, readiness: Readiness) -> tuple[FastAPI, CloudContr
 
     @app.get("/_sandbox/ready", include_in_schema=False)
     def sandbox_ready() -> JSONResponse:
-        return JSONResponse(readiness.document(), status_code=200 if readiness.ready else 503)
+        doc = readiness.document()
+        doc["services"] = services(controller, clusters)
+        return JSONResponse(doc, status_code=200 if readiness.ready else 503)
 
     return app, controller, clusters
 
