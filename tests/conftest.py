@@ -41,6 +41,7 @@ def _read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("sandbox"):
