@@ -3,7 +3,7 @@
 The ``sandbox`` fixture gives tests one running sandbox (CF API, broker on real Postgres, Azurite) for the whole
 session. ``make test`` brings it up once and passes its home in ``REGISTER_DR_TEST_HOME``; without that variable the
 fixture brings a sandbox up in a temporary home and down again at the end. Tests that change the world of the
-sandbox use the ``xdist_group("sandbox")`` mark (added by ``@pytest.mark.sandbox``) so they run one at a time.
+shared sandbox carry the ``sandbox`` mark; ``make test`` runs them one at a time after the others.
 """
 
 from __future__ import annotations
@@ -39,13 +39,6 @@ def _read_env_file(path: Path) -> dict[str, str]:
             key, _, value = line.removeprefix("export ").partition("=")
             values[key] = value.strip("'")
     return values
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if item.get_closest_marker("sandbox"):
-            item.add_marker(pytest.mark.xdist_group("sandbox"))
 
 
 @pytest.fixture(scope="session")

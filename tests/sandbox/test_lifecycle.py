@@ -27,7 +27,7 @@ from register_dr.settings import Settings
 REPO = Path(__file__).resolve().parents[2]
 CLI = [str(REPO / ".venv" / "bin" / "register-dr")]
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("lifecycle")]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
