@@ -1,0 +1,353 @@
+# -*- coding: utf-8 -*-
+# Copyright: register.dr contributors
+# MIT License (see https://opensource.org/licenses/MIT)
+"""Cloud Foundry v3 access for the register.dr modules.
+
+Login, token refresh and the HTTP session come from the ``cloudfoundry-client`` library. Resource calls go through
+its authenticated session as plain v3 requests rather than its entity helpers, because those drop what an incident
+record needs: ``service_instances.remove()`` loses the job guid, ``jobs.wait_for_job_completion`` returns FAILED jobs
+without raising, and neither exposes ``X-Vcap-Request-Id``. On top of the session this module adds: pagination,
+async jobs and ``last_operation`` polled to completion with a timeout, typed errors carrying the CF code, title,
+detail and request id, retries of 5xx and connection errors with jittered backoff, waiting out a 409
+operation-in-progress, and one re-login on an invalid token.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import random
+import time
+
+try:
+    import requests
+    from cloudfoundry_client.client import CloudFoundryClient
+    from cloudfoundry_client.errors import InvalidStatusCode
+
+    HAS_CF_CLIENT = True
+    CF_CLIENT_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - reported through missing_required_lib
+    HAS_CF_CLIENT = False
+    CF_CLIENT_IMPORT_ERROR = exc
+
+from ansible.module_utils.basic import env_fallback, missing_required_lib
+
+DEFAULT_API = "https://api.london.cloud.service.gov.uk"
+
+
+def cf_argument_spec():
+    """The options every Cloud Foundry module takes (see the register.dr.cf doc fragment)."""
+    return dict(
+        api_url=dict(type="str", fallback=(env_fallback, ["CF_API"]), default=DEFAULT_API),
+        username=dict(type="str", fallback=(env_fallback, ["CF_USERNAME"])),
+        password=dict(type="str", no_log=True, fallback=(env_fallback, ["CF_PASSWORD"])),
+        token=dict(type="str", no_log=True, fallback=(env_fallback, ["CF_TOKEN"])),
+        refresh_token=dict(type="str", no_log=True, fallback=(env_fallback, ["CF_REFRESH_TOKEN"])),
+        client_id=dict(type="str", fallback=(env_fallback, ["CF_CLIENT_ID"])),
+        client_secret=dict(type="str", no_log=True, fallback=(env_fallback, ["CF_CLIENT_SECRET"])),
+        cf_home=dict(type="path", fallback=(env_fallback, ["CF_HOME"])),
+        org=dict(type="str", default="dfe", fallback=(env_fallback, ["CF_ORG"])),
+        space=dict(type="str", required=True, fallback=(env_fallback, ["CF_SPACE"])),
+        validate_certs=dict(type="bool", default=True),
+        request_retries=dict(type="int", default=5),
+    )
+
+
+class CFModuleError(Exception):
+    """An error a module reports with ``fail_json``: what was tried, what CF answered, what to do next."""
+
+    def __init__(self, msg, **details):
+        super(CFModuleError, self).__init__(msg)
+        self.msg = msg
+        self.details = details
+
+    def fail(self, module):
+        module.fail_json(msg=self.msg, **self.details)
+
+
+class CFApiError(CFModuleError):
+    """CF answered with an error status: its code, title, detail and request id are kept."""
+
+    def __init__(self, method, path, status, errors, request_id):
+        first = errors[0] if errors else {}
+        self.status = status
+        self.code = first.get("code")
+        self.title = first.get("title")
+        self.detail = first.get("detail")
+        self.request_id = request_id
+        msg = "%s %s failed: HTTP %s %s %s: %s (request id %s)" % (
+            method, path, status, self.code, self.title, self.detail, request_id)
+        super(CFApiError, self).__init__(
+            msg, cf_status=status, cf_code=self.code, cf_title=self.title, cf_detail=self.detail,
+            cf_request_id=request_id, cf_errors=errors)
+
+
+class CFTimeoutError(CFModuleError):
+    """An asynchronous operation did not finish within the time allowed."""
+
+
+class CFOperationFailed(CFModuleError):
+    """A job or a service instance operation ended in failure."""
+
+
+class CFNotFound(CFModuleError):
+    """A named resource (org, space, instance, app...) does not exist."""
+
+
+class Transport(object):
+    """The authenticated HTTP session of cloudfoundry-client. Injected so that unit tests can fake answers."""
+
+    def __init__(self, params):
+        if not HAS_CF_CLIENT:
+            raise CFModuleError(missing_required_lib("cloudfoundry-client"), exception=str(CF_CLIENT_IMPORT_ERROR))
+        self.params = params
+        self.client = None
+        self.api_url = None
+
+    def login(self):
+        p = self.params
+        kwargs = {"verify": p.get("validate_certs", True)}
+        try:
+            if p.get("token") or p.get("refresh_token"):
+                client = CloudFoundryClient(p["api_url"], **kwargs)
+                if p.get("refresh_token"):
+                    client.init_with_token(p["refresh_token"])
+                else:
+                    client._access_token = p["token"]
+            elif p.get("username") and p.get("password"):
+                client = CloudFoundryClient(p["api_url"], **kwargs)
+                client.init_with_user_credentials(p["username"], p["password"])
+            elif p.get("client_id") and p.get("client_secret"):
+                client = CloudFoundryClient(p["api_url"], client_id=p["client_id"],
+                                            client_secret=p["client_secret"], **kwargs)
+                client.init_with_client_credentials()
+            else:
+                config = os.path.join(p["cf_home"], ".cf", "config.json") if p.get("cf_home") else None
+                if not os.path.exists(config or os.path.expanduser("~/.cf/config.json")):
+                    raise CFModuleError(
+                        "no Cloud Foundry credentials: give username and password (or CF_USERNAME/CF_PASSWORD), "
+                        "a token or refresh_token, client_id and client_secret, or run `cf login` first")
+                client = CloudFoundryClient.build_from_cf_config(config, **kwargs)
+        except CFModuleError:
+            raise
+        except Exception as exc:  # the library raises OAuthError, InvalidStatusCode, requests errors
+            raise CFModuleError(
+                "login to %s failed: %s. Check the API URL and the credentials" % (p.get("api_url"), _no_secret(exc)))
+        self.client = client
+        self.api_url = client.info.api_endpoint if hasattr(client, "info") else p["api_url"]
+        return client
+
+    def request(self, method, url, body=None, params=None):
+        """One HTTP call; returns (status, json or None, headers). Raises requests errors as they come."""
+        if self.client is None:
+            self.login()
+        kwargs = {}
+        if params:
+            kwargs["params"] = params
+        if body is not None:
+            kwargs["json"] = body
+        call = getattr(self.client, method.lower())
+        try:
+            response = call(url, **kwargs)
+        except InvalidStatusCode as exc:
+            return exc.status_code.value, exc.body if isinstance(exc.body, dict) else {"raw": exc.body}, {
+                "X-Vcap-Request-Id": exc.request_id}
+        data = None
+        if response.content:
+            try:
+                data = response.json()
+            except ValueError:
+                data = {"raw": response.text}
+        return response.status_code, data, dict(response.headers)
+
+
+def _no_secret(exc):
+    text = str(exc)
+    return text if len(text) < 400 else text[:400]
+
+
+class CFClient(object):
+    """What the modules use: lookups by name, jobs, last_operation, with errors and retries handled."""
+
+    RETRYABLE = (500, 502, 503, 504)
+
+    def __init__(self, module, transport=None, sleep=time.sleep):
+        self.module = module
+        self.params = module.params
+        self.transport = transport or Transport(module.params)
+        self.sleep = sleep
+        self.api = self.params["api_url"].rstrip("/")
+        self.calls = []
+
+    # --- HTTP ----------------------------------------------------------------------------------------------------
+    def _url(self, path):
+        return path if path.startswith("http") else "%s%s" % (self.api, path)
+
+    def _backoff(self, attempt):
+        return min(10.0, 0.25 * (2 ** attempt)) * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not crypto
+
+    def call(self, method, path, body=None, params=None, accept=(200, 201, 202, 204), conflict_timeout=300):
+        retries = self.params.get("request_retries", 5)
+        attempt = 0
+        relogged = False
+        conflict_deadline = time.time() + conflict_timeout
+        while True:
+            try:
+                status, data, headers = self.transport.request(method, self._url(path), body=body, params=params)
+            except Exception as exc:
+                if _is_connection_error(exc) and attempt < retries:
+                    self.sleep(self._backoff(attempt))
+                    attempt += 1
+                    continue
+                raise CFModuleError("%s %s failed: %s. Check that %s is reachable" % (
+                    method, path, _no_secret(exc), self.api))
+            request_id = _header(headers, "X-Vcap-Request-Id")
+            self.calls.append({"method": method, "path": path.replace(self.api, ""), "status": status,
+                               "request_id": request_id})
+            if status in accept:
+                return status, data, headers
+            errors = (data or {}).get("errors") or [{"detail": json.dumps(data)[:300] if data else ""}]
+            if status in self.RETRYABLE and attempt < retries:
+                self.sleep(self._backoff(attempt))
+                attempt += 1
+                continue
+            if status == 401 and not relogged and _code(errors) in (1000, 1002):
+                self.transport.login()
+                relogged = True
+                continue
+            if status == 409 and _code(errors) == 60016 and time.time() < conflict_deadline:
+                self.sleep(2.0)
+                continue
+            raise CFApiError(method, path.replace(self.api, ""), status, errors, request_id)
+
+    def get(self, path, **params):
+        return self.call("GET", path, params=params or None)[1]
+
+    def list(self, path, **params):
+        found = []
+        data = self.get(path, **dict(params, per_page=params.get("per_page", 100)))
+        while True:
+            found.extend(data.get("resources", []))
+            nxt = (data.get("pagination") or {}).get("next")
+            if not nxt:
+                return found
+            data = self.call("GET", nxt["href"])[1]
+
+    # --- lookups -------------------------------------------------------------------------------------------------
+    def org(self, name):
+        found = self.list("/v3/organizations", names=name)
+        if not found:
+            raise CFNotFound("org %r not found (or not visible to this user); check `org` / CF_ORG" % name)
+        return found[0]
+
+    def space(self, org_name=None, space_name=None):
+        org_name = org_name or self.params["org"]
+        space_name = space_name or self.params["space"]
+        org = self.org(org_name)
+        found = self.list("/v3/spaces", names=space_name, organization_guids=org["guid"])
+        if not found:
+            raise CFNotFound("space %r not found in org %r; check `space` (e.g. bat-qa, bat-staging, bat-prod)"
+                             % (space_name, org_name))
+        return found[0]
+
+    def service_instance(self, space_guid, name):
+        found = self.list("/v3/service_instances", names=name, space_guids=space_guid)
+        return found[0] if found else None
+
+    def service_plan(self, offering, plan):
+        found = self.list("/v3/service_plans", names=plan, service_offering_names=offering)
+        if not found:
+            raise CFNotFound("service plan %r of offering %r not found" % (plan, offering))
+        return found[0]
+
+    def keys(self, instance_guid):
+        return self.list("/v3/service_credential_bindings", type="key", service_instance_guids=instance_guid)
+
+    def app(self, space_guid, name):
+        found = self.list("/v3/apps", names=name, space_guids=space_guid)
+        return found[0] if found else None
+
+    # --- async ---------------------------------------------------------------------------------------------------
+    def wait_job(self, location, timeout):
+        """Poll a job until COMPLETE; FAILED raises with the job's errors; timeout raises."""
+        deadline = time.time() + timeout
+        delay = 0.2
+        while True:
+            job = self.call("GET", location)[1]
+            if job["state"] == "COMPLETE":
+                return job
+            if job["state"] == "FAILED":
+                errors = job.get("errors") or []
+                first = errors[0] if errors else {}
+                raise CFOperationFailed(
+                    "job %s (%s) failed: %s %s: %s" % (job["guid"], job.get("operation"), first.get("code"),
+                                                      first.get("title"), first.get("detail")),
+                    cf_code=first.get("code"), cf_title=first.get("title"), cf_detail=first.get("detail"),
+                    job=job)
+            if time.time() > deadline:
+                raise CFTimeoutError(
+                    "job %s (%s) still %s after %ss; nothing else was changed. Check it with "
+                    "`cf curl /v3/jobs/%s` and re-run when it has finished" % (
+                        job["guid"], job.get("operation"), job["state"], timeout, job["guid"]), job=job)
+            self.sleep(delay)
+            delay = min(delay * 1.5, 5.0)
+
+    def wait_instance(self, guid, timeout, gone_ok=False):
+        """Poll a service instance until its last operation is no longer in progress."""
+        deadline = time.time() + timeout
+        delay = 0.2
+        while True:
+            status, data, _headers = self.call("GET", "/v3/service_instances/%s" % guid, accept=(200, 404))
+            if status == 404:
+                if gone_ok:
+                    return None
+                raise CFNotFound("service instance %s disappeared while waiting for it" % guid)
+            last = data.get("last_operation") or {}
+            if last.get("state") == "succeeded":
+                return data
+            if last.get("state") == "failed":
+                raise CFOperationFailed("service instance %s: %s %s: %s" % (
+                    data["name"], last.get("type"), last.get("state"), last.get("description")),
+                    last_operation=last, instance=data)
+            if time.time() > deadline:
+                raise CFTimeoutError("service instance %s: %s still %s after %ss (%s)" % (
+                    data["name"], last.get("type"), last.get("state"), timeout, last.get("description")),
+                    last_operation=last)
+            self.sleep(delay)
+            delay = min(delay * 1.5, 5.0)
+
+
+def _header(headers, name):
+    for key, value in (headers or {}).items():
+        if key.lower() == name.lower():
+            return value
+    return None
+
+
+def _code(errors):
+    return (errors[0] if errors else {}).get("code")
+
+
+def _is_connection_error(exc):
+    if HAS_CF_CLIENT and isinstance(exc, (requests.ConnectionError, requests.Timeout)):
+        return True
+    return isinstance(exc, (ConnectionError, TimeoutError))
+
+
+def instance_summary(instance, plan_name=None):
+    """What a module returns about a service instance (no credentials)."""
+    if instance is None:
+        return None
+    return {
+        "guid": instance["guid"],
+        "name": instance["name"],
+        "tags": instance.get("tags", []),
+        "last_operation": instance.get("last_operation"),
+        "plan": plan_name,
+        "plan_guid": instance["relationships"]["service_plan"]["data"]["guid"],
+        "space_guid": instance["relationships"]["space"]["data"]["guid"],
+        "created_at": instance.get("created_at"),
+        "updated_at": instance.get("updated_at"),
+    }

@@ -1,0 +1,175 @@
+"""The Cloud Foundry modules run by ansible-playbook against the sandbox, as an operator runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from register_dr.sandbox.world import ENVIRONMENTS
+
+pytestmark = pytest.mark.sandbox
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Playbooks:
+    def __init__(self, sandbox, tmp: Path) -> None:
+        self.sandbox = sandbox
+        self.tmp = tmp
+        self.env = dict(os.environ, **sandbox.env, ANSIBLE_COLLECTIONS_PATH=str(REPO / "collections"),
+                        ANSIBLE_HOME=str(tmp / ".ansible"), ANSIBLE_NOCOLOR="1",
+                        ANSIBLE_LOCALHOST_WARNING="False", ANSIBLE_INVENTORY_UNPARSED_WARNING="False")
+
+    def run(self, tasks: list[dict], *extra: str) -> tuple[subprocess.CompletedProcess, dict]:
+        out = self.tmp / f"result-{uuid.uuid4().hex}.json"
+        play = [{"hosts": "localhost", "connection": "local", "gather_facts": False,
+                 "vars": {"ansible_python_interpreter": str(REPO / ".venv/bin/python")},
+                 "tasks": [*tasks, {"name": "save results", "ansible.builtin.copy": {
+                     "dest": str(out), "content": "{{ results | default({}) | to_json }}"}, "changed_when": False}]}]
+        path = self.tmp / f"play-{uuid.uuid4().hex}.yml"
+        path.write_text(yaml.safe_dump(play, sort_keys=False))
+        proc = subprocess.run([str(REPO / ".venv/bin/ansible-playbook"), "-i", "localhost,", str(path), *extra],
+                              env=self.env, capture_output=True, text=True, timeout=600, check=False)
+        results = json.loads(out.read_text()) if out.exists() else {}
+        return proc, results
+
+    def arm(self, fault: dict) -> None:
+        httpx.post(f"{self.sandbox.env['CF_API']}/_sandbox/faults", json=fault).raise_for_status()
+
+
+def recap(proc: subprocess.CompletedProcess) -> dict[str, int]:
+    match = re.search(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", proc.stdout)
+    assert match, proc.stdout + proc.stderr
+    return dict(zip(("ok", "changed", "unreachable", "failed"), map(int, match.groups()), strict=True))
+
+
+def task(name: str, module: str, args: dict, register: str | None = None, **extra) -> dict:
+    step = {"name": name, f"register.dr.{module}": args, **extra}
+    if register:
+        step["register"] = register
+    return step
+
+
+def collect(*names: str) -> dict:
+    return {"name": "collect", "ansible.builtin.set_fact": {"results": {n: f"{{{{ {n} }}}}" for n in names}}}
+
+
+@pytest.fixture()
+def books(sandbox, tmp_path: Path) -> Playbooks:
+    return Playbooks(sandbox, tmp_path)
+
+
+def test_a_playbook_of_the_modules_changes_then_converges(books: Playbooks) -> None:
+    name = f"register-postgres-13-mod-{uuid.uuid4().hex[:6]}"
+    tasks = [
+        task("create", "cf_service_instance", {"name": name, "plan": "tiny-unencrypted-13", "space": "bat-qa",
+                                                "parameters": {"enable_extensions": ["citext"]}}, "created"),
+        task("key", "cf_service_key", {"name": name, "service_instance": name, "space": "bat-qa"}, "key"),
+        task("info", "cf_service_instance_info", {"name": name, "space": "bat-qa"}, "info"),
+        task("app", "cf_app_info", {"name": "register-qa", "space": "bat-qa"}, "app"),
+        task("route", "cf_route", {"app": "register-qa", "host": f"{name}-route",
+                                   "domain": "london.cloudapps.digital", "space": "bat-qa"}, "route"),
+        collect("created", "key", "info", "app", "route"),
+    ]
+    first, results = books.run(tasks)
+    assert first.returncode == 0, first.stdout
+    assert recap(first)["changed"] == 3  # instance, key, route (info modules never change)
+    assert results["info"]["exists"] and results["info"]["instance"]["plan"] == "tiny-unencrypted-13"
+    assert results["info"]["instance"]["last_operation"]["state"] == "succeeded"
+    assert results["app"]["image_tag"] == ENVIRONMENTS["qa"].image_tag
+    second, _ = books.run(tasks)
+    assert second.returncode == 0 and recap(second)["changed"] == 0
+    books.run([task("delete", "cf_service_instance", {"name": name, "space": "bat-qa", "state": "absent"})])
+
+
+def test_rename_twice_and_delete_twice(books: Playbooks) -> None:
+    name = f"register-postgres-13-ren-{uuid.uuid4().hex[:6]}"
+    books.run([task("create", "cf_service_instance", {"name": name, "plan": "tiny-unencrypted-13", "space": "bat-qa"})])
+    rename = [task("rename", "cf_service_instance", {"name": name, "rename_to": f"{name}-old", "space": "bat-qa"},
+                   "renamed"), collect("renamed")]
+    first, results = books.run(rename)
+    assert first.returncode == 0 and recap(first)["changed"] == 1
+    assert results["renamed"]["instance"]["name"] == f"{name}-old"
+    second, results = books.run(rename)
+    assert second.returncode == 0 and recap(second)["changed"] == 0
+    assert results["renamed"]["instance"]["name"] == f"{name}-old"
+    delete = [task("delete", "cf_service_instance", {"name": f"{name}-old", "space": "bat-qa", "state": "absent"})]
+    gone, _ = books.run(delete)
+    assert gone.returncode == 0 and recap(gone)["changed"] == 1
+    again, _ = books.run(delete)
+    assert again.returncode == 0 and recap(again)["changed"] == 0
+
+
+def test_create_while_the_same_create_runs_waits_for_it(books: Playbooks) -> None:
+    name = f"register-postgres-13-par-{uuid.uuid4().hex[:6]}"
+    start, _ = books.run([task("start", "cf_service_instance", {
+        "name": name, "plan": "tiny-unencrypted-13", "space": "bat-qa", "wait": False})])
+    assert recap(start)["changed"] == 1
+    proc, results = books.run([task("again", "cf_service_instance", {
+        "name": name, "plan": "tiny-unencrypted-13", "space": "bat-qa"}, "again"), collect("again")])
+    assert proc.returncode == 0 and recap(proc)["changed"] == 0
+    assert results["again"]["instance"]["last_operation"]["state"] == "succeeded"
+    books.run([task("delete", "cf_service_instance", {"name": name, "space": "bat-qa", "state": "absent"})])
+
+
+def test_failed_job_and_stuck_job_are_reported(books: Playbooks) -> None:
+    name = f"register-postgres-13-bad-{uuid.uuid4().hex[:6]}"
+    books.arm({"kind": "job_fail", "code": 10001, "title": "CF-ServiceBrokerBadResponse",
+               "detail": "The service broker returned an invalid response"})
+    proc, _ = books.run([task("create", "cf_service_instance", {"name": name, "plan": "tiny-unencrypted-13",
+                                                               "space": "bat-qa"})])
+    assert proc.returncode != 0
+    assert "failed: 10001 CF-ServiceBrokerBadResponse: The service broker returned an invalid response" in proc.stdout
+    books.run([task("delete", "cf_service_instance", {"name": name, "space": "bat-qa", "state": "absent"})])
+    before = httpx.get(f"{books.sandbox.env['CF_API']}/_sandbox/snapshot").json()
+    books.arm({"kind": "job_stuck"})
+    stuck = f"{name}-stuck"
+    proc, _ = books.run([task("create", "cf_service_instance", {"name": stuck, "plan": "tiny-unencrypted-13",
+                                                               "space": "bat-qa", "wait_timeout": 3})])
+    assert proc.returncode != 0 and "after 3s; nothing else was changed" in proc.stdout
+    after = httpx.get(f"{books.sandbox.env['CF_API']}/_sandbox/snapshot").json()
+    added = set(after["service_instances"]) - set(before["service_instances"])
+    assert [after["service_instances"][g]["name"] for g in added] == [stuck]
+    for guid in set(before["service_instances"]):
+        assert after["service_instances"][guid]["name"] == before["service_instances"][guid]["name"]
+
+
+def test_expired_token_and_502_burst_are_survived(books: Playbooks) -> None:
+    books.arm({"kind": "http", "method": "GET", "path": "^/v3/spaces$", "status": 401, "count": 1,
+               "body": {"errors": [{"code": 1000, "title": "CF-InvalidAuthToken", "detail": "Invalid Auth Token"}]}})
+    books.arm({"kind": "http", "method": "GET", "path": "^/v3/service_instances$", "status": 502, "count": 3})
+    proc, results = books.run([task("info", "cf_service_instance_info", {
+        "name": ENVIRONMENTS["qa"].service, "space": "bat-qa"}, "info"), collect("info")])
+    assert proc.returncode == 0, proc.stdout
+    assert results["info"]["exists"]
+
+
+@pytest.mark.parametrize(("args", "text"), [
+    ({"space": "bat-nowhere"}, "space 'bat-nowhere' not found in org 'dfe'"),
+    ({"space": "bat-qa", "org": "efd"}, "org 'efd' not found"),
+])
+def test_wrong_space_or_org_is_a_clear_error(books: Playbooks, args: dict, text: str) -> None:
+    proc, _ = books.run([task("info", "cf_service_instance_info", {"name": "x", **args})])
+    assert proc.returncode != 0 and text in proc.stdout
+
+
+def test_no_secret_in_verbose_output(books: Playbooks) -> None:
+    qa = ENVIRONMENTS["qa"]
+    proc, _ = books.run([task("key", "cf_service_key", {
+        "name": qa.service, "service_instance": qa.service, "space": "bat-qa", "return_credentials": True},
+        "key", no_log=True)], "-vvv")
+    assert proc.returncode == 0
+    output = proc.stdout + proc.stderr
+    assert books.sandbox.env["CF_PASSWORD"] not in output
+    from register_dr.sandbox.client import SandboxClient
+
+    creds = SandboxClient.from_settings(books.sandbox.settings).key_credentials(qa.space, qa.service, qa.service)
+    assert creds["password"] not in output
+    assert "bearer " not in output.lower()
