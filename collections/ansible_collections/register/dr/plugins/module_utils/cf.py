@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: register.dr contributors
-# MIT License (see https://opensource.org/licenses/MIT)
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Cloud Foundry v3 access for the register.dr modules.
 
 Login, token refresh and the HTTP session come from the ``cloudfoundry-client`` library. Resource calls go through
@@ -281,9 +281,10 @@ class CFClient(object):
             if job["state"] == "FAILED":
                 errors = job.get("errors") or []
                 first = errors[0] if errors else {}
+                message = "job %s (%s) failed: %s %s: %s" % (
+                    job["guid"], job.get("operation"), first.get("code"), first.get("title"), first.get("detail"))
                 raise CFOperationFailed(
-                    "job %s (%s) failed: %s %s: %s" % (job["guid"], job.get("operation"), first.get("code"),
-                                                      first.get("title"), first.get("detail")),
+                    message,
                     cf_code=first.get("code"), cf_title=first.get("title"), cf_detail=first.get("detail"),
                     job=job)
             if time.time() > deadline:

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: register.dr contributors
-# MIT License (see https://opensource.org/licenses/MIT)
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -12,8 +12,8 @@ module: cf_app_info
 short_description: Read a Cloud Foundry app, its current docker image and tag, and its routes
 version_added: 0.1.0
 description:
-  - Replaces C(cf app register-<env> | awk -F : '$1 == "docker image" {print $3}'); the image tag is what follows
-    the last C(:) of the current droplet's image.
+  - Replaces the runbook's C(cf app) piped into C(awk) to read the docker image; the image tag is what follows
+    the last colon of the current droplet's image.
 options:
   name:
     description: The app name, for example C(register-production).
@@ -23,11 +23,13 @@ extends_documentation_fragment:
   - register.dr.cf
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 author:
-  - Register trainee teachers team
+  - Register trainee teachers team (@DFE-Digital)
 """
 
 EXAMPLES = r"""

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: register.dr contributors
-# MIT License (see https://opensource.org/licenses/MIT)
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -45,8 +45,8 @@ options:
     elements: str
   update_parameters:
     description:
-      - Broker parameters to send as an update, for example C({"reboot": true}) or
-        C({"reboot": true, "force_failover": true}). An action, so it reports C(changed) every time it runs.
+      - 'Broker parameters to send as an update, for example C({"reboot": true}) or
+        C({"reboot": true, "force_failover": true}). An action, so it reports C(changed) every time it runs.'
     type: dict
   rename_to:
     description:
@@ -68,13 +68,15 @@ extends_documentation_fragment:
   - register.dr.cf
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
     details: Reports what would be created, renamed, updated or deleted without changing anything.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Shows the name, plan and state before and after.
 author:
-  - Register trainee teachers team
+  - Register trainee teachers team (@DFE-Digital)
 """
 
 EXAMPLES = r"""

@@ -76,7 +76,7 @@ def test_invalid_token_logs_in_again_once():
     c, transport, _sleeps = client({("GET", "/v3/spaces"): [expired, (200, {"resources": []})]})
     assert c.get("/v3/spaces") == {"resources": []}
     assert transport.logins == 1
-    c2, transport2, _ = client({("GET", "/v3/spaces"): [expired]})
+    c2, transport2, _sleeps2 = client({("GET", "/v3/spaces"): [expired]})
     with pytest.raises(CFApiError, match="CF-InvalidAuthToken"):
         c2.get("/v3/spaces")
     assert transport2.logins == 1
