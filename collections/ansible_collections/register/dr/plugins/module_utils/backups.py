@@ -1,0 +1,361 @@
+# -*- coding: utf-8 -*-
+# Copyright: register.dr contributors
+# MIT License (see https://opensource.org/licenses/MIT)
+"""Nightly backups: their names, and their archives as streams.
+
+Names are ``<prefix><YYYY-MM-DD>.tar.gz`` (older ones ``<prefix><YYYY-MM-DD-HH-MM-SS>.tar.gz``), each holding one
+``<prefix>...sql`` member. Reading streams blob bytes -> gunzip (multi-member) -> tar member -> SQL bytes with no
+temporary file; writing streams ``pg_dump`` output into a ``.tar.gz`` block blob whose tar header is staged last,
+once the member's size is known.
+"""
+
+from __future__ import absolute_import, annotations, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import io
+import queue
+import re
+import tarfile
+import threading
+import time
+import zlib
+
+ENVIRONMENT_PREFIXES = {
+    "production": "register_prod_",
+    "productiondata": "register_productiondata_",
+    "staging": "register_staging_",
+    "qa": "register_qa_",
+}
+ENVIRONMENT_CONTAINERS = {"production": "prod-db-backup", "qa": "qa-db-backup"}
+REVIEW_RE = re.compile(r"^(?:review-?|pr-)(\d+)$")
+NAME_RE = re.compile(r"^(?P<prefix>.*?)(?P<date>\d{4}-\d{2}-\d{2})(?:-(?P<time>\d{2}-\d{2}-\d{2}))?\.tar\.gz$")
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+TAR_BLOCK = 512
+
+
+class BackupError(Exception):
+    """A backup could not be found, read or written; the message names the blob, the problem and the fix."""
+
+    def __init__(self, msg, **details):
+        super(BackupError, self).__init__(msg)
+        self.msg = msg
+        self.details = details
+
+    def fail(self, module):
+        module.fail_json(msg=self.msg, **self.details)
+
+
+class BackupNotFound(BackupError):
+    """No backup for the requested date."""
+
+
+class ArchiveError(BackupError):
+    """The archive is corrupt or truncated."""
+
+
+def parse_date(value):
+    """``YYYY-MM-DD`` as a date, or an error saying what is expected."""
+    if isinstance(value, datetime.date):
+        return value
+    text = str(value).strip()
+    if not DATE_RE.match(text):
+        raise BackupError("backup_date %r is not a date in the form YYYY-MM-DD (for example 2026-11-20)." % (value,))
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        raise BackupError("backup_date %r is not a real calendar date; use YYYY-MM-DD." % (value,))
+
+
+def environment_prefix(environment):
+    """The blob name prefix of an environment: ``register_prod_`` for production, ``register_pr-N_`` for review N."""
+    review = REVIEW_RE.match(str(environment))
+    if review:
+        return "register_pr-%s_" % review.group(1)
+    if environment in ENVIRONMENT_PREFIXES:
+        return ENVIRONMENT_PREFIXES[environment]
+    raise BackupError("Unknown environment %r: use one of %s, or pr-N for a review app; or give prefix." % (
+        environment, ", ".join(sorted(ENVIRONMENT_PREFIXES))))
+
+
+def environment_container(environment):
+    review = REVIEW_RE.match(str(environment))
+    if review:
+        return "pr-%s-db-backup" % review.group(1)
+    if environment in ENVIRONMENT_CONTAINERS:
+        return ENVIRONMENT_CONTAINERS[environment]
+    raise BackupError("Environment %r has no nightly backup container; give container." % (environment,))
+
+
+def backup_stem(prefix, date):
+    return "%s%s" % (prefix, parse_date(date).isoformat())
+
+
+def parse_name(name, prefix):
+    """(date, time or '', name) of a backup blob name with ``prefix``, or None when it is not one."""
+    if not name.startswith(prefix):
+        return None
+    match = NAME_RE.match(name)
+    if not match or match.group("prefix") != prefix:
+        return None
+    try:
+        date = datetime.date.fromisoformat(match.group("date"))
+    except ValueError:
+        return None
+    return date, match.group("time") or "", name
+
+
+def choose_backup(blobs, prefix, date):
+    """The newest backup of ``date`` among ``blobs`` (dicts with name and last_modified).
+
+    Newest by the time in the name (a name without time sorts after the timed names of its day, as the upstream
+    job writes it at 03:00 with overwrite), then by last_modified. With none, the error lists the nearest dates that
+    do have a backup.
+    """
+    date = parse_date(date)
+    candidates = []
+    dates = set()
+    for blob in blobs:
+        parsed = parse_name(blob["name"], prefix)
+        if parsed is None:
+            continue
+        dates.add(parsed[0])
+        if parsed[0] == date:
+            candidates.append((parsed[1] or "99-99-99", blob.get("last_modified") or "", blob))
+    if candidates:
+        candidates.sort(key=lambda c: (c[0], str(c[1])))
+        return candidates[-1][2]
+    nearest = sorted(dates, key=lambda d: (abs((d - date).days), d))[:5]
+    if nearest:
+        listed = ", ".join(d.isoformat() for d in sorted(nearest))
+        raise BackupNotFound("No backup named %s%s*.tar.gz; the nearest dates with a backup are: %s." % (
+            prefix, date.isoformat(), listed), nearest_dates=[d.isoformat() for d in sorted(nearest)])
+    raise BackupNotFound("No backup named %s*.tar.gz at all in the container; check the environment, prefix and "
+                         "container." % prefix, nearest_dates=[])
+
+
+class Prefetch(object):
+    """Iterates ``source`` in a background thread, ``depth`` items ahead, so reading overlaps with consuming."""
+
+    _END = object()
+
+    def __init__(self, source, depth=8):
+        self._queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(source,), daemon=True)
+        self._thread.start()
+
+    def _run(self, source):
+        try:
+            for item in source:
+                while not self._stop.is_set():
+                    try:
+                        self._queue.put(item, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if self._stop.is_set():
+                    return
+            self._put((self._END, None))
+        except BaseException as exc:  # handed over to the consumer, which re-raises it
+            self._put((self._END, exc))
+
+    def _put(self, item):
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def __iter__(self):
+        while True:
+            item = self._queue.get()
+            if isinstance(item, tuple) and len(item) == 2 and item[0] is self._END:
+                if item[1] is not None:
+                    raise item[1]
+                return
+            yield item
+
+    def close(self):
+        self._stop.set()
+
+
+class Gunzip(object):
+    """Decompresses an iterator of gzip bytes (several concatenated members allowed), counting where it is."""
+
+    def __init__(self, chunks, describe):
+        self.chunks = chunks
+        self.describe = describe
+        self.compressed = 0
+        self.uncompressed = 0
+
+    def __iter__(self):
+        inflater = zlib.decompressobj(wbits=31)
+        pending = False
+        for chunk in self.chunks:
+            data = chunk
+            while data:
+                try:
+                    out = inflater.decompress(data)
+                except zlib.error as exc:
+                    raise ArchiveError(
+                        "Archive %s is corrupt at compressed byte %d (%s); the backup cannot be read. Choose another "
+                        "backup date, or recreate the backup." % (self.describe, self.compressed, exc),
+                        compressed_offset=self.compressed)
+                consumed = len(data) - len(inflater.unused_data)
+                self.compressed += consumed
+                pending = not inflater.eof
+                if out:
+                    self.uncompressed += len(out)
+                    yield out
+                if inflater.eof:
+                    data = inflater.unused_data
+                    inflater = zlib.decompressobj(wbits=31)
+                    pending = False
+                    if data.strip(b"\0") == b"":
+                        data = b""
+                else:
+                    data = b""
+        if pending or self.compressed == 0:
+            raise ArchiveError(
+                "Archive %s is truncated at compressed byte %d (SQL byte %d): the gzip stream ends early. The blob "
+                "was not fully written; choose another backup date." % (self.describe, self.compressed,
+                                                                         self.uncompressed),
+                compressed_offset=self.compressed)
+
+
+class IteratorReader(io.RawIOBase):
+    """A read-only file over an iterator of bytes."""
+
+    def __init__(self, chunks):
+        super(IteratorReader, self).__init__()
+        self._chunks = iter(chunks)
+        self._buffer = b""
+        self._offset = 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, target):
+        if self._offset >= len(self._buffer):
+            self._buffer = next(self._chunks, b"")
+            self._offset = 0
+            if not self._buffer:
+                return 0
+        size = min(len(target), len(self._buffer) - self._offset)
+        target[:size] = self._buffer[self._offset:self._offset + size]
+        self._offset += size
+        return size
+
+
+def sql_member_chunks(sql_bytes, describe, chunk_size=1024 * 1024):
+    """The bytes of the ``.sql`` member of an uncompressed tar stream. Yields (member name, chunk) pairs."""
+    reader = io.BufferedReader(IteratorReader(sql_bytes), buffer_size=chunk_size)
+    try:
+        with tarfile.open(fileobj=reader, mode="r|") as archive:
+            for member in archive:
+                if not (member.isfile() and member.name.endswith(".sql")):
+                    continue
+                handle = archive.extractfile(member)
+                read = 0
+                while read < member.size:
+                    chunk = handle.read(min(chunk_size, member.size - read))
+                    if not chunk:
+                        raise ArchiveError(
+                            "Archive %s is truncated inside %s at SQL byte %d of %d; choose another backup date."
+                            % (describe, member.name, read, member.size), sql_offset=read)
+                    read += len(chunk)
+                    yield member.name, chunk
+                return
+    except tarfile.TarError as exc:
+        raise ArchiveError("Archive %s is not a readable tar archive (%s); choose another backup date." % (
+            describe, exc))
+    raise ArchiveError("Archive %s holds no .sql file; it is not a nightly backup." % describe)
+
+
+def stream_sql(blob_chunks, describe, prefetch=True):
+    """blob bytes -> gunzip -> tar -> SQL chunks. Returns (state, iterator of SQL byte chunks).
+
+    ``state`` is the Gunzip object (compressed and uncompressed offsets, for error messages and progress) plus
+    ``member`` once known. Download and decompression run in a background thread when ``prefetch``.
+    """
+    gunzip = Gunzip(blob_chunks, describe)
+    source = Prefetch(gunzip, depth=16) if prefetch else gunzip
+    state = {"gunzip": gunzip, "member": None}
+
+    def chunks():
+        try:
+            for name, chunk in sql_member_chunks(source, describe):
+                state["member"] = name
+                yield chunk
+        finally:
+            if prefetch:
+                source.close()
+
+    return state, chunks()
+
+
+# --- writing ---------------------------------------------------------------------------------------------------
+
+
+def _block_id(index):
+    return "%012d" % index
+
+
+class TarGzBlobWriter(object):
+    """Streams one file into a block blob as ``.tar.gz``.
+
+    The gzip stream is made of members: the tar header (staged last, when the size is known), the data, and the
+    padding plus end-of-archive blocks. ``tar -xzf`` and every gzip reader read concatenated members as one stream.
+    """
+
+    def __init__(self, blob_client, member_name, block_size=8 * 1024 * 1024, level=6):
+        self.blob = blob_client
+        self.member_name = member_name
+        self.block_size = block_size
+        self.level = level
+        self.size = 0
+        self.compressed = 0
+        self._blocks = []
+        self._pending = []
+        self._pending_size = 0
+        self._deflater = zlib.compressobj(level, zlib.DEFLATED, 31)
+
+    def _stage(self, data, index=None):
+        if index is None:
+            index = len(self._blocks) + 1
+            self._blocks.append(_block_id(index))
+        self.blob.stage_block(_block_id(index), data)
+        self.compressed += len(data)
+
+    def write(self, data):
+        self.size += len(data)
+        out = self._deflater.compress(data)
+        if out:
+            self._pending.append(out)
+            self._pending_size += len(out)
+        if self._pending_size >= self.block_size:
+            self._stage(b"".join(self._pending))
+            self._pending, self._pending_size = [], 0
+
+    def _gzip(self, data):
+        deflater = zlib.compressobj(self.level, zlib.DEFLATED, 31)
+        return deflater.compress(data) + deflater.flush()
+
+    def close(self, mtime=None):
+        tail = self._deflater.flush()
+        self._pending.append(tail)
+        padding = (-self.size) % TAR_BLOCK
+        self._pending.append(self._gzip(b"\0" * (padding + 2 * TAR_BLOCK)))
+        self._stage(b"".join(self._pending))
+        info = tarfile.TarInfo(self.member_name)
+        info.size = self.size
+        info.mtime = int(mtime if mtime is not None else time.time())
+        info.mode = 0o644
+        self._stage(self._gzip(info.tobuf(format=tarfile.GNU_FORMAT)), index=0)
+        from azure.storage.blob import BlobBlock
+
+        self.blob.commit_block_list([BlobBlock(block_id=b) for b in [_block_id(0)] + self._blocks])
+        return self.compressed
