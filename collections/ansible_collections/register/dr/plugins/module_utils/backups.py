@@ -13,6 +13,7 @@ from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
+import base64
 import datetime
 import io
 import queue
@@ -359,3 +360,68 @@ class TarGzBlobWriter(object):
 
         self.blob.commit_block_list([BlobBlock(block_id=b) for b in [_block_id(0)] + self._blocks])
         return self.compressed
+
+
+# --- finding ---------------------------------------------------------------------------------------------------
+
+
+def blob_record(container, blob):
+    """What an operator needs about a blob (from a listing item or a properties answer)."""
+    settings = getattr(blob, "content_settings", None)
+    md5 = getattr(settings, "content_md5", None) if settings is not None else None
+    last_modified = getattr(blob, "last_modified", None)
+    return dict(
+        name=blob.name,
+        container=container,
+        size=int(blob.size),
+        last_modified=last_modified.isoformat() if last_modified is not None else None,
+        etag=str(blob.etag).strip('"') if getattr(blob, "etag", None) else None,
+        md5=base64.b64encode(bytes(md5)).decode() if md5 else None,
+    )
+
+
+def find_backup(container_client, container, prefix, date):
+    """The newest backup of ``date`` in ``container`` (a ContainerClient), as a blob record."""
+    records = [blob_record(container, b) for b in container_client.list_blobs(name_starts_with=prefix)]
+    chosen = choose_backup(records, prefix, date)
+    chosen["date"] = parse_date(date).isoformat()
+    chosen["same_day"] = sorted(r["name"] for r in records if (parse_name(r["name"], prefix) or (None,))[0]
+                                == parse_date(date))
+    return chosen
+
+
+# --- restoring from a blob ------------------------------------------------------------------------------------
+
+
+def restore_blob(download, connect, classifier, jobs=2, single=False, **options):
+    """blob (a ResumableDownload) -> gunzip -> tar -> SQL -> Postgres. Returns (RestoreResult, stream facts).
+
+    Any failure says which blob and where it broke: compressed byte, SQL byte, dump line.
+    """
+    from ansible_collections.register.dr.plugins.module_utils import pg
+    from ansible_collections.register.dr.plugins.module_utils.azure_blob import AzureStorageError
+
+    describe = download.describe
+    state, sql_chunks = stream_sql(download, describe)
+    counted = {"sql": 0}
+
+    def counting(chunks):
+        for chunk in chunks:
+            counted["sql"] += len(chunk)
+            yield chunk
+
+    started = time.monotonic()
+    try:
+        result = pg.restore(pg.parse_dump(counting(sql_chunks)), connect, classifier, jobs=jobs, single=single,
+                            **options)
+    except (BackupError, pg.PostgresError, AzureStorageError) as exc:
+        where = " (blob %s, compressed byte %d of %s, SQL byte %d)" % (
+            describe, state["gunzip"].compressed, download.size, counted["sql"])
+        exc.msg = exc.msg + where
+        exc.args = (exc.msg,)
+        exc.details.update(compressed_offset=state["gunzip"].compressed, sql_offset=counted["sql"])
+        raise
+    facts = dict(duration=round(time.monotonic() - started, 3), sql_bytes=counted["sql"],
+                 compressed_bytes=state["gunzip"].compressed, member=state["member"], resumes=download.resumes,
+                 resumed_at=list(download.resumed_at))
+    return result, facts

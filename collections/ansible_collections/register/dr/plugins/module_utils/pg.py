@@ -89,7 +89,15 @@ RETRYABLE_STATES = ("40P01", "40001")
 def postgres_argument_spec():
     """The options of a target database (see the register.dr.postgres doc fragment)."""
     return dict(
-        credentials=dict(type="dict", no_log=True),
+        credentials=dict(type="dict", no_log=False, options=dict(
+            host=dict(type="str"),
+            port=dict(type="int"),
+            name=dict(type="str"),
+            username=dict(type="str"),
+            password=dict(type="str", no_log=True),
+            uri=dict(type="str", no_log=True),
+            jdbcuri=dict(type="str", no_log=True),
+        )),
         dsn=dict(type="str", no_log=True, fallback=(env_fallback, ["DATABASE_URL"])),
         login_host=dict(type="str", fallback=(env_fallback, ["PGHOST"])),
         login_port=dict(type="int", fallback=(env_fallback, ["PGPORT"])),

@@ -1,0 +1,313 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: register.dr contributors
+# MIT License (see https://opensource.org/licenses/MIT)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: nightly_backup_restore
+short_description: Restore a nightly backup into a database, streamed from the blob
+version_added: 0.1.0
+description:
+  - Restores the newest backup of O(backup_date) (or the blob O(blob)) into the target database, streaming
+    blob -> gunzip -> tar member -> PostgreSQL with no temporary file. A download that breaks resumes from the
+    byte it reached.
+  - The runbook's expected errors (the restoring key user does not own the broker's event triggers, functions and
+    extensions) are an allow-list, extended by O(expected_errors). Any other error fails the task and names the
+    statement. The result counts each expected error class.
+  - By default the restore is parallel; pre-data in order, each table's data on a pool of O(jobs) connections
+    while the download goes on (C(TRUNCATE) and C(COPY ... FREEZE) in one transaction), then indexes and
+    constraints in parallel. O(mode=single) runs the statements in order on one connection, like C(psql).
+  - A target that already holds application tables is refused unless O(force=true) or O(clean=true).
+  - After the restore the row count of every table is compared with the rows in the dump.
+options:
+  environment:
+    description:
+      - The environment whose backups to use, for example C(production) or C(pr-1234). Gives O(prefix) and
+        O(container) unless they are set.
+    type: str
+  prefix:
+    description: The blob name prefix, for example C(register_prod_).
+    type: str
+  container:
+    description: The backup container, for example C(prod-db-backup).
+    type: str
+  backup_date:
+    description: The date of the backup, C(YYYY-MM-DD). The newest backup of that date is restored.
+    type: str
+  blob:
+    description: A blob name to restore instead of looking one up by O(backup_date).
+    type: str
+  mode:
+    description: C(parallel) (the default) or C(single) (one connection, statements in order).
+    type: str
+    choices: [parallel, single]
+    default: parallel
+  jobs:
+    description: Connections of the parallel restore. Defaults to the number of CPUs (at least 2).
+    type: int
+  force:
+    description: Restore into a database that already holds application tables (the dump drops and recreates them).
+    type: bool
+    default: false
+  clean:
+    description:
+      - Drop the application's tables, views, sequences, functions and types from the target first (the broker's
+        objects and extensions are kept). Use it to rerun a restore that failed half way.
+    type: bool
+    default: false
+  expected_errors:
+    description: Regular expressions of further error messages this environment expects; each is its own class.
+    type: list
+    elements: str
+    default: []
+  verify:
+    description: Compare every table's row count with the rows in the dump, and fail on a difference.
+    type: bool
+    default: true
+  memory_limit_mb:
+    description: COPY data the parallel restore may hold in memory; what cannot wait beyond it goes to a spill file.
+    type: int
+    default: 96
+  spill_dir:
+    description: Where spill files go (they are unlinked at once). Defaults to the system temporary directory.
+    type: path
+extends_documentation_fragment:
+  - register.dr.azure_storage
+  - register.dr.postgres
+attributes:
+  check_mode:
+    support: full
+    details: Reports which blob would be restored into which database, its size, and what O(clean) would drop.
+  diff_mode:
+    support: none
+author:
+  - Register trainee teachers team
+"""
+
+EXAMPLES = r"""
+- name: Restore the production backup of the day into the recreated instance
+  register.dr.nightly_backup_restore:
+    environment: production
+    backup_date: "2026-11-20"
+    key_vault_name: s121p01-shared-kv-01
+    credentials: "{{ new_key.credentials }}"
+  no_log: false
+  register: restored
+
+- name: Rerun after a failure, into an emptied database
+  register.dr.nightly_backup_restore:
+    environment: qa
+    backup_date: "2026-11-20"
+    dsn: "{{ qa_database_url }}"
+    clean: true
+"""
+
+RETURN = r"""
+backup:
+  description: The restored blob.
+  returned: always
+  type: dict
+  sample: {"name": "register_prod_2026-11-20.tar.gz", "container": "prod-db-backup", "size": 412345678}
+target:
+  description: The target database as user@host:port/dbname (no password).
+  returned: always
+  type: str
+  sample: rdsbroker_0f1e@db.internal:5432/rdsbroker_0f1e
+would_drop:
+  description: In check mode with O(clean=true), the objects that would be dropped first.
+  returned: check mode
+  type: list
+  elements: str
+dropped:
+  description: Objects dropped by O(clean=true).
+  returned: success
+  type: list
+  elements: str
+mode:
+  description: The engine used.
+  returned: success
+  type: str
+  sample: parallel
+jobs:
+  description: Connections used.
+  returned: success
+  type: int
+expected_errors:
+  description: How many times each expected error class occurred.
+  returned: success
+  type: dict
+  sample: {"must_be_owner_of_extension": 10, "function_already_exists": 4}
+tables:
+  description: Every table with data in the dump, its rows in the dump and in the database after the restore.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"table": "public.trainees", "dump_rows": 4000, "rows": 4000, "match": true}]
+duration:
+  description: Seconds the restore took (download, decompression and SQL together).
+  returned: success
+  type: float
+sql_bytes:
+  description: Bytes of SQL restored.
+  returned: success
+  type: int
+resumes:
+  description: How many times the download broke and resumed.
+  returned: success
+  type: int
+phases:
+  description: Seconds per phase of the parallel restore.
+  returned: success
+  type: dict
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.register.dr.plugins.module_utils.azure_blob import (
+    AzureStorageError,
+    ResumableDownload,
+    StorageClients,
+    azure_storage_argument_spec,
+)
+from ansible_collections.register.dr.plugins.module_utils.backups import (
+    BackupError,
+    blob_record,
+    environment_container,
+    environment_prefix,
+    find_backup,
+    parse_date,
+    restore_blob,
+)
+from ansible_collections.register.dr.plugins.module_utils.pg import (
+    Connector,
+    ErrorClassifier,
+    PostgresError,
+    TargetNotEmpty,
+    application_tables,
+    clean_database,
+    count_rows,
+    droppable_objects,
+    postgres_argument_spec,
+    target_from_params,
+)
+
+
+def choose(module, clients):
+    p = module.params
+    container = p.get("container") or environment_container(p.get("environment"))
+    date = None if p.get("blob") else parse_date(p["backup_date"])
+    prefix = None if p.get("blob") else (p.get("prefix") or environment_prefix(p.get("environment")))
+    try:
+        if p.get("blob"):
+            return blob_record(container, clients.blob(container, p["blob"]).get_blob_properties())
+        return find_backup(clients.container(container), container, prefix, date)
+    except BackupError:
+        raise
+    except Exception as exc:
+        raise clients.error(exc, "Find the backup in container %s" % container)
+
+
+def prepare_target(module, connect, describe):
+    """Refuses a non-empty target unless force or clean; drops the application's objects with clean."""
+    p = module.params
+    conn = connect()
+    try:
+        tables = application_tables(conn)
+        if tables and not (p["force"] or p["clean"]):
+            raise TargetNotEmpty(
+                "Database %s already holds %d application tables (%s). Nothing was restored. Restore into the new, "
+                "empty instance, or set clean: true to drop them first, or force: true to restore over them."
+                % (describe, len(tables), ", ".join(tables[:8]) + (", ..." if len(tables) > 8 else "")),
+                tables=tables)
+        if not p["clean"]:
+            return []
+        if module.check_mode:
+            return ["%s %s" % (kind.lower(), name) for kind, name in droppable_objects(conn)]
+        return clean_database(conn)
+    finally:
+        conn.close()
+
+
+def verify(connect, result, jobs):
+    counted = count_rows(connect, [t for t in result.tables if t not in result.skipped], jobs=jobs)
+    tables = []
+    for table, dump_rows in result.tables.items():
+        rows = counted.get(table)
+        tables.append(dict(table=table, dump_rows=dump_rows, rows=rows, match=rows == dump_rows,
+                           skipped=result.skipped.get(table)))
+    return tables
+
+
+def run(module, clients):
+    p = module.params
+    backup = choose(module, clients)
+    kwargs, describe = target_from_params(p)
+    connect = Connector(kwargs, describe, application_name="register.dr nightly_backup_restore")
+    classifier = ErrorClassifier(p["expected_errors"])
+    dropped = prepare_target(module, connect, describe)
+    if module.check_mode:
+        return dict(changed=True, backup=backup, target=describe, would_drop=dropped,
+                    msg="Would restore %s/%s (%d bytes) into %s" % (backup["container"], backup["name"],
+                                                                  backup["size"], describe))
+    jobs = p["jobs"] or max(2, os.cpu_count() or 2)
+    download = ResumableDownload(clients.blob(backup["container"], backup["name"]),
+                                 max_resumes=max(3, p["storage_retries"]),
+                                 describe="%s/%s" % (backup["container"], backup["name"]))
+    try:
+        result, facts = restore_blob(download, connect, classifier, jobs=jobs, single=p["mode"] == "single",
+                                     memory_limit=p["memory_limit_mb"] * 1024 * 1024, spill_dir=p["spill_dir"])
+    except (BackupError, PostgresError, AzureStorageError):
+        raise
+    except Exception as exc:
+        raise clients.error(exc, "Restore %s/%s into %s" % (backup["container"], backup["name"], describe))
+    summary = result.as_dict(classifier)
+    out = dict(changed=True, backup=backup, target=describe, dropped=dropped, mode=summary["mode"],
+               jobs=summary["jobs"], expected_errors=summary["expected_errors"], phases=summary["phases"],
+               skipped_tables=summary["skipped_tables"], statements=summary["statements"],
+               retried_statements=summary["retried_statements"], spilled_bytes=summary["spilled_bytes"], **facts)
+    if p["verify"]:
+        out["tables"] = verify(connect, result, jobs)
+        wrong = [t for t in out["tables"] if not t["match"] and not t["skipped"]]
+        if wrong:
+            out["msg"] = "Row counts differ from the dump after restoring %s: %s" % (backup["name"], ", ".join(
+                "%s has %s rows, the dump %s" % (t["table"], t["rows"], t["dump_rows"]) for t in wrong))
+            module.fail_json(**out)
+    return out
+
+
+def main():
+    argument_spec = azure_storage_argument_spec()
+    argument_spec.update(postgres_argument_spec())
+    argument_spec.update(
+        environment=dict(type="str"),
+        prefix=dict(type="str"),
+        container=dict(type="str"),
+        backup_date=dict(type="str"),
+        blob=dict(type="str"),
+        mode=dict(type="str", default="parallel", choices=["parallel", "single"]),
+        jobs=dict(type="int"),
+        force=dict(type="bool", default=False),
+        clean=dict(type="bool", default=False),
+        expected_errors=dict(type="list", elements="str", default=[]),
+        verify=dict(type="bool", default=True),
+        memory_limit_mb=dict(type="int", default=96),
+        spill_dir=dict(type="path"),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           required_one_of=[("environment", "prefix", "container"), ("backup_date", "blob")],
+                           mutually_exclusive=[("backup_date", "blob")])
+    try:
+        result = run(module, StorageClients(module.params))
+    except (AzureStorageError, BackupError, PostgresError) as exc:
+        exc.fail(module)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
