@@ -9,7 +9,7 @@ export ANSIBLE_HOME := $(CURDIR)/.ansible
 export CHECKPOINT_DISABLE := 1
 PYTEST_ARGS ?=
 # One sandbox for the whole test run (tests bring their own up when this is unset).
-TEST_HOME := /var/tmp/register-dr-test-$(shell id -u)
+TEST_HOME := /var/tmp/register-dr-test-$(shell echo "$(CURDIR)" | md5sum | cut -c1-8)
 
 .PHONY: help install test unit lint sanity ansible-lint molecule pytest drill sandbox-up sandbox-down clean
 
