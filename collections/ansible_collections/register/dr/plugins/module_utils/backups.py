@@ -34,6 +34,7 @@ REVIEW_RE = re.compile(r"^(?:review-?|pr-)(\d+)$")
 NAME_RE = re.compile(r"^(?P<prefix>.*?)(?P<date>\d{4}-\d{2}-\d{2})(?:-(?P<time>\d{2}-\d{2}-\d{2}))?\.tar\.gz$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 TAR_BLOCK = 512
+OUTPUT_CHUNK = 1024 * 1024
 
 
 class BackupError(Exception):
@@ -199,14 +200,13 @@ class Gunzip(object):
             data = chunk
             while data:
                 try:
-                    out = inflater.decompress(data)
+                    out = inflater.decompress(data, OUTPUT_CHUNK)
                 except zlib.error as exc:
                     raise ArchiveError(
                         "Archive %s is corrupt at compressed byte %d (%s); the backup cannot be read. Choose another "
                         "backup date, or recreate the backup." % (self.describe, self.compressed, exc),
                         compressed_offset=self.compressed)
-                consumed = len(data) - len(inflater.unused_data)
-                self.compressed += consumed
+                self.compressed += len(data) - len(inflater.unconsumed_tail) - len(inflater.unused_data)
                 pending = not inflater.eof
                 if out:
                     self.uncompressed += len(out)
@@ -218,7 +218,7 @@ class Gunzip(object):
                     if data.strip(b"\0") == b"":
                         data = b""
                 else:
-                    data = b""
+                    data = inflater.unconsumed_tail
         if pending or self.compressed == 0:
             raise ArchiveError(
                 "Archive %s is truncated at compressed byte %d (SQL byte %d): the gzip stream ends early. The blob "

@@ -578,13 +578,14 @@ class RestoreResult(object):
         self.phases = collections.OrderedDict()
         self.spilled_bytes = 0
         self.retries = 0
+        self.table_splits = {}
 
     def as_dict(self, classifier):
         return dict(mode=self.mode, jobs=self.jobs, statements=self.statements,
                     expected_errors=dict(classifier.counts), dump_rows=dict(self.tables),
                     skipped_tables=dict(self.skipped), ignored_meta_commands=self.meta_commands,
                     phases={k: round(v, 3) for k, v in self.phases.items()}, spilled_bytes=self.spilled_bytes,
-                    retried_statements=self.retries)
+                    retried_statements=self.retries, table_splits=dict(self.table_splits))
 
 
 def _retryable(exc):
@@ -704,6 +705,8 @@ class TableFeed(object):
         self.done = False
         self.cancelled = False
         self.rows = 0
+        self.received = 0
+        self.append = False
 
     def put(self, data):
         with self.cond:
@@ -718,6 +721,7 @@ class TableFeed(object):
                     written = os.write(self.spill_fd, view)
                     view = view[written:]
                 self.spilled += len(data)
+            self.received += len(data)
             self.cond.notify()
 
     def finish(self, rows):
@@ -767,7 +771,8 @@ class TableFeed(object):
 class ParallelRestore(object):
     """Restores on ``jobs`` connections; see the module docstring for the plan."""
 
-    def __init__(self, connect, classifier, jobs=2, memory_limit=96 * MB, spill_dir=None, freeze=True):
+    def __init__(self, connect, classifier, jobs=2, memory_limit=64 * MB, spill_dir=None, freeze=True,
+                 split_size=32 * MB, maintenance_work_mem="256MB"):
         self.connect = connect
         self.classifier = classifier
         self.jobs = max(1, int(jobs))
@@ -783,6 +788,11 @@ class ParallelRestore(object):
         self.feeds_cond = threading.Condition()
         self.stream_done = False
         self.table_bytes = collections.Counter()
+        self.busy = 0
+        self.split_size = split_size
+        self.tuning = ["SET synchronous_commit = off"]
+        if maintenance_work_mem:
+            self.tuning.append("SET maintenance_work_mem = '%s'" % str(maintenance_work_mem).replace("'", ""))
 
     # session state (SET lines) replayed on every pool connection
     def _prepare(self, conn, seen):
@@ -807,7 +817,8 @@ class ParallelRestore(object):
             return
         seen = 0
         try:
-            conn.execute("SET synchronous_commit = off")
+            for statement in self.tuning:
+                conn.execute(statement)
             while True:
                 with self.feeds_cond:
                     while not self.feeds and not self.stream_done and self.failure is None:
@@ -815,6 +826,7 @@ class ParallelRestore(object):
                     if self.failure is not None or not self.feeds:
                         return
                     feed = self.feeds.popleft()
+                    self.busy += 1
                 seen = self._prepare(conn, seen)
                 try:
                     self._load(conn, feed)
@@ -822,8 +834,39 @@ class ParallelRestore(object):
                     feed.cancel()
                     self._fail(exc)
                     return
+                finally:
+                    with self.feeds_cond:
+                        self.busy -= 1
         finally:
             conn.close()
+
+    def _queue(self, feed):
+        with self.feeds_cond:
+            self.feeds.append(feed)
+            self.feeds_cond.notify()
+
+    def _feed_data(self, feed, data):
+        """Hands ``data`` to the table's feed. When the feed has grown past split_size while a loader is idle, the
+        rest of the table goes to a new feed, cut at a row boundary, that an idle loader appends with plain COPY
+        (it waits for the first feed's TRUNCATE + COPY FREEZE to commit, then loads alongside the others)."""
+        self.table_bytes[feed.table] += len(data)
+        if self.split_size and feed.received >= self.split_size:
+            with self.feeds_cond:
+                idle = not self.feeds and self.busy < self.jobs
+            cut = data.rfind(b"\n") + 1 if idle else 0
+            if cut:
+                feed.put(data[:cut])
+                feed.finish(0)
+                self.result.spilled_bytes += feed.spilled
+                follower = TableFeed(feed.table, feed.statement, feed.context, self.budget, self.spill_dir)
+                follower.append = True
+                self.result.table_splits[feed.table] = self.result.table_splits.get(feed.table, 1) + 1
+                self._queue(follower)
+                if cut < len(data):
+                    follower.put(data[cut:])
+                return follower
+        feed.put(data)
+        return feed
 
     def _load(self, conn, feed):
         statement = feed.statement
@@ -834,7 +877,7 @@ class ParallelRestore(object):
             relkind = row[0] if row else None
         except psycopg.Error:
             relkind = None
-        if self.freeze and relkind == "r":
+        if self.freeze and relkind == "r" and not feed.append:
             frozen = statement.rstrip().rstrip(";") + " WITH (FREEZE);"
             started = False
             try:
@@ -865,7 +908,11 @@ class ParallelRestore(object):
     def run(self, events):
         started = time.monotonic()
         main = self.connect()
-        loaders = []
+        for statement in self.tuning:
+            main.execute(statement)
+        loaders = [threading.Thread(target=self._loader, daemon=True) for _ in range(self.jobs)]
+        for thread in loaders:
+            thread.start()
         post = []
         seen_post = False
         feed = None
@@ -875,8 +922,7 @@ class ParallelRestore(object):
                     raise self.failure
                 kind = event[0]
                 if kind == "data":
-                    feed.put(event[1])
-                    self.table_bytes[feed.table] += len(event[1])
+                    feed = self._feed_data(feed, event[1])
                     continue
                 if kind == "meta":
                     self.result.meta_commands.append(event[1])
@@ -895,18 +941,12 @@ class ParallelRestore(object):
                     post.append(event)
                     continue
                 if kind == "copy":
-                    if "data" not in self.result.phases:
+                    if PRE_DATA not in self.result.phases:
                         self.result.phases[PRE_DATA] = time.monotonic() - started
                     feed = TableFeed(event[3], event[1], describe_item(header, event[1], event[4]), self.budget,
                                      self.spill_dir)
                     self.result.tables[event[3]] = 0
-                    with self.feeds_cond:
-                        self.feeds.append(feed)
-                        self.feeds_cond.notify()
-                    if not loaders:
-                        loaders = [threading.Thread(target=self._loader, daemon=True) for _ in range(self.jobs)]
-                        for thread in loaders:
-                            thread.start()
+                    self._queue(feed)
                     continue
                 statement = event[1]
                 try:
@@ -1013,8 +1053,9 @@ class ParallelRestore(object):
         def worker():
             conn = self.connect()
             try:
-                seen = self._prepare(conn, 0)
-                del seen
+                for statement in self.tuning:
+                    conn.execute(statement)
+                self._prepare(conn, 0)
                 while True:
                     with cond:
                         item = None

@@ -71,7 +71,7 @@ options:
   memory_limit_mb:
     description: COPY data the parallel restore may hold in memory; what cannot wait beyond it goes to a spill file.
     type: int
-    default: 96
+    default: 64
   spill_dir:
     description: Where spill files go (they are unlinked at once). Defaults to the system temporary directory.
     type: path
@@ -296,7 +296,7 @@ def main():
         clean=dict(type="bool", default=False),
         expected_errors=dict(type="list", elements="str", default=[]),
         verify=dict(type="bool", default=True),
-        memory_limit_mb=dict(type="int", default=96),
+        memory_limit_mb=dict(type="int", default=64),
         spill_dir=dict(type="path"),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
