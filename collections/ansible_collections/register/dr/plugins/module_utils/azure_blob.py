@@ -205,7 +205,11 @@ class StorageClients(object):
     @property
     def secrets(self):
         p = self.params
-        return tuple(v for v in (p.get("connection_string"), p.get("account_key"), p.get("sas_token")) if v)
+        values = [p.get("connection_string"), p.get("account_key"), p.get("sas_token")]
+        if p.get("connection_string"):
+            parts = parse_connection_string(p["connection_string"])
+            values += [parts.get("accountkey"), parts.get("sharedaccesssignature")]
+        return tuple(v for v in values if v)
 
     def _client_options(self):
         retries = max(0, int(self.params.get("storage_retries") or 0))

@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import io
+import tarfile
+import zlib
+
+import pytest
+
+from ansible_collections.register.dr.plugins.module_utils.backups import (
+    ArchiveError,
+    BackupError,
+    BackupNotFound,
+    Gunzip,
+    TarGzBlobWriter,
+    choose_backup,
+    environment_container,
+    environment_prefix,
+    parse_date,
+    stream_sql,
+)
+
+
+def test_environment_prefixes_are_the_real_blob_names() -> None:
+    assert environment_prefix("production") == "register_prod_"
+    assert environment_prefix("pr-1234") == "register_pr-1234_"
+    assert environment_prefix("review-1234") == "register_pr-1234_"
+    assert environment_container("pr-1234") == "pr-1234-db-backup"
+    assert environment_container("production") == "prod-db-backup"
+    with pytest.raises(BackupError, match="Unknown environment 'prod'"):
+        environment_prefix("prod")
+    with pytest.raises(BackupError, match="'staging' has no nightly backup container; give container"):
+        environment_container("staging")
+
+
+@pytest.mark.parametrize("value", ["20/11/2026", "2026-11-31", "2026-1-5", "yesterday", ""])
+def test_bad_dates_are_refused_with_the_expected_form(value: str) -> None:
+    with pytest.raises(BackupError, match="YYYY-MM-DD"):
+        parse_date(value)
+
+
+def blob(name: str, modified: str = "2026-11-20T03:05:00+00:00") -> dict:
+    return {"name": name, "last_modified": modified}
+
+
+def test_the_newest_backup_of_the_day_wins_across_both_name_forms() -> None:
+    blobs = [
+        blob("register_prod_2026-11-20-03-00-01.tar.gz"),
+        blob("register_prod_2026-11-20-13-30-00.tar.gz"),
+        blob("register_prod_2026-11-19.tar.gz"),
+        blob("register_production_2026-11-20.tar.gz"),
+        blob("register_prod_2026-11-20.sql"),
+    ]
+    assert choose_backup(blobs, "register_prod_", "2026-11-20")["name"] == "register_prod_2026-11-20-13-30-00.tar.gz"
+    blobs.append(blob("register_prod_2026-11-20.tar.gz"))
+    assert choose_backup(blobs, "register_prod_", dt.date(2026, 11, 20))["name"] == "register_prod_2026-11-20.tar.gz"
+
+
+def test_without_a_backup_that_day_the_error_lists_the_nearest_dates() -> None:
+    blobs = [blob(f"register_prod_2026-11-{day:02d}.tar.gz") for day in (1, 10, 18, 19, 21, 28)]
+    with pytest.raises(BackupNotFound) as caught:
+        choose_backup(blobs, "register_prod_", "2026-11-20")
+    listed = "nearest dates with a backup are: 2026-11-10, 2026-11-18, 2026-11-19, 2026-11-21, 2026-11-28."
+    assert listed in caught.value.msg
+    assert caught.value.details["nearest_dates"][0] == "2026-11-10"
+    with pytest.raises(BackupNotFound, match=r"No backup named register_qa_\*.tar.gz at all"):
+        choose_backup(blobs, "register_qa_", "2026-11-20")
+
+
+def archive(member: str, data: bytes) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as tar:
+        info = tarfile.TarInfo(member)
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def pieces(data: bytes, size: int = 1000):
+    return (data[i:i + size] for i in range(0, len(data), size))
+
+
+def test_an_archive_streams_to_its_sql_member() -> None:
+    sql = b"".join(b"INSERT INTO t VALUES (%d);\n" % i for i in range(20000))
+    state, chunks = stream_sql(pieces(archive("register_prod_2026-11-20.sql", sql)), "c/b")
+    assert b"".join(chunks) == sql and state["member"] == "register_prod_2026-11-20.sql"
+
+
+def test_a_truncated_archive_names_the_blob_and_where_it_broke() -> None:
+    data = archive("x.sql", bytes(range(256)) * 4000)
+    with pytest.raises(ArchiveError, match=r"Archive c/b is truncated at compressed byte \d+"):
+        list(stream_sql(pieces(data[: len(data) // 2]), "c/b", prefetch=False)[1])
+
+
+def test_a_corrupt_archive_names_the_blob_and_the_byte() -> None:
+    data = bytearray(archive("x.sql", b"SELECT 1;\n" * 50000))
+    for i in range(len(data) // 2, len(data) // 2 + 40):
+        data[i] ^= 0xFF
+    with pytest.raises(ArchiveError, match=r"Archive c/b is corrupt at compressed byte \d+"):
+        list(stream_sql(pieces(bytes(data)), "c/b")[1])
+
+
+def test_gunzip_reads_concatenated_members() -> None:
+    joined = gzip.compress(b"one ") + gzip.compress(b"two")
+    assert b"".join(Gunzip(pieces(joined, 3), "c/b")) == b"one two"
+
+
+class FakeBlob:
+    def __init__(self) -> None:
+        self.staged: dict[str, bytes] = {}
+        self.committed: list[str] = []
+
+    def stage_block(self, block_id: str, data: bytes) -> None:
+        self.staged[block_id] = data
+
+    def commit_block_list(self, blocks) -> None:
+        self.committed = [b.id for b in blocks]
+
+    def content(self) -> bytes:
+        return b"".join(self.staged[b] for b in self.committed)
+
+
+def test_the_writer_makes_an_archive_tar_and_gzip_read_with_its_header_staged_last() -> None:
+    sql = b"".join(b"COPY %d\n" % i for i in range(300000))
+    target = FakeBlob()
+    writer = TarGzBlobWriter(target, "register_pr-7_2026-11-20.sql", block_size=64 * 1024)
+    for chunk in pieces(sql, 70000):
+        writer.write(chunk)
+    size = writer.close(mtime=0)
+    content = target.content()
+    assert size == len(content) and len(target.committed) > 3 and target.committed[0] == "000000000000"
+    with tarfile.open(fileobj=io.BytesIO(content), mode="r:gz") as tar:
+        member = tar.getmember("register_pr-7_2026-11-20.sql")
+        assert member.size == len(sql) and tar.extractfile(member).read() == sql
+    assert len(zlib.decompress(content, wbits=31)) == 512  # the header is a gzip member of its own
+    assert b"".join(stream_sql(pieces(content, 4096), "c/b")[1]) == sql

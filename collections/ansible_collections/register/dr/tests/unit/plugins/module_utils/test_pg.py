@@ -1,0 +1,192 @@
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.register.dr.plugins.module_utils.pg import (
+    DumpFormatError,
+    ErrorClassifier,
+    PostgresError,
+    StatementSplitter,
+    UnexpectedSQLError,
+    parse_dump,
+    section_of,
+    target_from_params,
+)
+
+DUMP = b"""--
+-- PostgreSQL database dump
+--
+
+\\restrict AbC123
+
+SET statement_timeout = 0;
+SELECT pg_catalog.set_config('search_path', '', false);
+DROP TABLE IF EXISTS public.trainees;
+
+--
+-- Name: touch(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.touch() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  NEW.note := 'a;b';
+  RETURN NEW;
+END
+$$;
+
+--
+-- Name: trainees; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.trainees (
+    id bigint NOT NULL,
+    "last;name" text DEFAULT E'it\\'s;' NOT NULL
+);
+
+--
+-- Data for Name: trainees; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+COPY public.trainees (id, "last;name") FROM stdin;
+1\tO'Brien
+2\tline\\nbreak;
+3\t\\\\.
+\\.
+
+--
+-- Data for Name: empty; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+COPY public.empty (id) FROM stdin;
+\\.
+
+--
+-- Name: trainees trainees_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.trainees
+    ADD CONSTRAINT trainees_pkey PRIMARY KEY (id);
+
+\\unrestrict AbC123
+"""
+
+
+def events(data: bytes, size: int) -> list:
+    out = []
+    for event in parse_dump(data[i:i + size] for i in range(0, len(data), size)):
+        if out and event[0] == "data" and out[-1][0] == "data":
+            out[-1] = ("data", out[-1][1] + event[1])
+        else:
+            out.append(event)
+    return out
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 7, 64, 100000])
+def test_the_dump_splits_the_same_whatever_the_chunk_size(size: int) -> None:
+    got = events(DUMP, size)
+    kinds = [e[0] for e in got]
+    assert kinds == ["sql", "sql", "sql", "sql", "sql", "copy", "data", "end", "copy", "end", "sql"]
+    function = got[3]
+    assert function[1].startswith("CREATE FUNCTION public.touch()") and function[1].endswith("$$;")
+    assert function[2]["type"] == "FUNCTION" and function[2]["name"] == "touch()"
+    assert got[4][1].endswith("NOT NULL\n);") and got[4][2]["name"] == "trainees"
+    assert got[5][3] == "public.trainees" and got[5][2]["type"] == "TABLE DATA"
+    assert got[6][1] == b"1\tO'Brien\n2\tline\\nbreak;\n3\t\\\\.\n"
+    assert got[7] == ("end", 3)
+    assert got[8][3] == "public.empty" and got[9] == ("end", 0)
+    assert section_of(got[10][2]) == "post-data" and section_of(got[4][2]) == "pre-data"
+    assert not any("restrict" in str(e[1]) for e in got if e[0] == "sql")
+
+
+def test_a_copy_block_cut_short_is_a_truncated_dump() -> None:
+    with pytest.raises(DumpFormatError, match=r"inside the COPY data of public.t \(after \d+ rows\): the file is"):
+        list(parse_dump([b"COPY public.t (id) FROM stdin;\n1\n2\n3\n4\n5"]))
+
+
+def test_connect_is_ignored_and_other_meta_commands_refused() -> None:
+    assert list(parse_dump([b"\\connect register\nSELECT 1;\n"])) == [
+        ("meta", "\\connect", 1), ("sql", "SELECT 1;", None, 2)]
+    with pytest.raises(DumpFormatError, match=r"Line 1 holds the psql meta-command \\i"):
+        list(parse_dump([b"\\i other.sql\n"]))
+
+
+@pytest.mark.parametrize("text, statements", [
+    ("SELECT 1; SELECT 2;\n", ["SELECT 1;", "SELECT 2;"]),
+    ("SELECT ';' AS a;\n", ["SELECT ';' AS a;"]),
+    ("SELECT 'it''s;';\n", ["SELECT 'it''s;';"]),
+    ("SELECT E'a\\';b';\n", ["SELECT E'a\\';b';"]),
+    ('SELECT 1 AS "x;y";\n', ['SELECT 1 AS "x;y";']),
+    ("SELECT 1 -- a; comment\n;\n", ["SELECT 1 -- a; comment\n;"]),
+    ("SELECT /* a; /* nested; */ b; */ 1;\n", ["SELECT /* a; /* nested; */ b; */ 1;"]),
+    ("SELECT $tag$ a; $$ b; $tag$;\n", ["SELECT $tag$ a; $$ b; $tag$;"]),
+    ("SELECT $1;\n", ["SELECT $1;"]),
+])
+def test_statements_end_only_at_a_top_level_semicolon(text: str, statements: list[str]) -> None:
+    splitter = StatementSplitter()
+    got = []
+    for line in text.splitlines(keepends=True):
+        got.extend(splitter.feed(line))
+    assert got == statements and splitter.idle
+
+
+class Diag:
+    def __init__(self, message: str) -> None:
+        self.message_primary = message
+
+
+class FakeError(Exception):
+    def __init__(self, message: str, sqlstate: str = "42501") -> None:
+        super().__init__(message)
+        self.diag = Diag(message)
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize("message, name", [
+    ("must be owner of event trigger forbid_ddl_reader", "must_be_owner_of_event_trigger"),
+    ("must be owner of function public.make_readable_generic", "must_be_owner_of_function"),
+    ("must be owner of function reassign_owned", "must_be_owner_of_function"),
+    ("must be owner of extension uuid-ossp", "must_be_owner_of_extension"),
+    ('function "make_readable" already exists with same argument types', "function_already_exists"),
+    ("permission denied for table spatial_ref_sys", "permission_denied_for_spatial_ref_sys"),
+    ('permission denied to create event trigger "reassign_owned"', "permission_denied_to_create_event_trigger"),
+])
+def test_the_runbooks_expected_errors_are_counted_by_class(message: str, name: str) -> None:
+    classifier = ErrorClassifier()
+    assert classifier.allow(FakeError(message), "context") == name
+    assert classifier.counts == {name: 1}
+
+
+def test_any_other_error_fails_with_the_statement_context() -> None:
+    classifier = ErrorClassifier()
+    with pytest.raises(UnexpectedSQLError) as caught:
+        classifier.allow(FakeError('relation "public.nowhere" does not exist', "42P01"),
+                         "TABLE grades at dump line 7: CREATE TABLE public.grades (...)")
+    assert caught.value.msg.startswith("Restore failed on TABLE grades at dump line 7: CREATE TABLE public.grades")
+    assert 'ERROR: relation "public.nowhere" does not exist (SQLSTATE 42P01)' in caught.value.msg
+    assert caught.value.details["sqlstate"] == "42P01"
+    assert not classifier.counts
+    with pytest.raises(UnexpectedSQLError):
+        classifier.allow(FakeError("must be owner of extension postgis_topology"), "context")
+
+
+def test_an_environment_extends_the_allow_list_and_a_bad_pattern_is_named() -> None:
+    classifier = ErrorClassifier(["^must be owner of extension postgis$"])
+    pattern = "^must be owner of extension postgis$"
+    assert classifier.allow(FakeError("must be owner of extension postgis"), "c") == pattern
+    with pytest.raises(PostgresError, match=r"expected_errors pattern '\(' is not a valid regular expression"):
+        ErrorClassifier(["("])
+
+
+def test_targets_come_from_a_key_a_dsn_or_libpq_options_and_never_show_the_password() -> None:
+    key = {"host": "db.internal", "port": 5432, "name": "rdsbroker_x", "username": "u1", "password": "s3cret!"}
+    kwargs, describe = target_from_params({"credentials": key, "ssl_mode": "require"})
+    assert kwargs["password"] == "s3cret!" and kwargs["sslmode"] == "require"
+    assert describe == "u1@db.internal:5432/rdsbroker_x"
+    kwargs, describe = target_from_params({"dsn": "postgres://u2:pw@h:6543/d"})
+    assert (kwargs["user"], kwargs["port"], kwargs["dbname"]) == ("u2", "6543", "d") and "pw" not in describe
+    with pytest.raises(PostgresError, match="credentials lack password"):
+        target_from_params({"credentials": dict(key, password=None)})
+    with pytest.raises(PostgresError, match="No target database"):
+        target_from_params({"login_host": "h"})
