@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: register.dr contributors
-# MIT License (see https://opensource.org/licenses/MIT)
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Azure Blob Storage access for the register.dr modules and the Terraform state backend.
 
 One credential chain (see the register.dr.azure_storage doc fragment), one argspec, one factory of
@@ -55,7 +55,7 @@ def azure_storage_argument_spec():
         sas_token=dict(type="str", no_log=True, fallback=(env_fallback, ["AZURE_STORAGE_SAS_TOKEN"])),
         blob_endpoint=dict(type="str", fallback=(env_fallback, ["AZURE_STORAGE_BLOB_ENDPOINT"])),
         key_vault_name=dict(type="str"),
-        key_vault_url=dict(type="str"),
+        key_vault_url=dict(type="str", no_log=False),
         key_vault_secret=dict(type="str", default=BACKUP_SECRET_NAME, no_log=False),
         resource_group=dict(type="str"),
         subscription_id=dict(type="str", fallback=(env_fallback, ["AZURE_SUBSCRIPTION_ID"])),

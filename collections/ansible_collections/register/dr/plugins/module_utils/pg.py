@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: register.dr contributors
-# MIT License (see https://opensource.org/licenses/MIT)
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """PostgreSQL plumbing for the register.dr modules: connections, pg_dump's plain output, and restoring it.
 
 - ``postgres_argument_spec()``: a target given by a service key's credentials, a DSN or libpq-style options.
@@ -706,6 +706,7 @@ class TableFeed(object):
         self.cancelled = False
         self.rows = 0
         self.received = 0
+        self.consumed = 0
         self.append = False
 
     def put(self, data):
@@ -761,7 +762,13 @@ class TableFeed(object):
                 else:
                     self._release()
                     return
+                self.consumed += len(data)
             yield data
+
+    @property
+    def backlog(self):
+        """Bytes received and not yet handed to the loader."""
+        return self.received - self.consumed
 
     def drain(self):
         for _chunk in self:
@@ -846,11 +853,12 @@ class ParallelRestore(object):
             self.feeds_cond.notify()
 
     def _feed_data(self, feed, data):
-        """Hands ``data`` to the table's feed. When the feed has grown past split_size while a loader is idle, the
-        rest of the table goes to a new feed, cut at a row boundary, that an idle loader appends with plain COPY
-        (it waits for the first feed's TRUNCATE + COPY FREEZE to commit, then loads alongside the others)."""
+        """Hands ``data`` to the table's feed. When the feed's loader has fallen split_size behind the stream while
+        another loader is idle, the rest of the table goes to a new feed, cut at a row boundary, that the idle loader
+        appends with plain COPY (it waits for the first feed's TRUNCATE + COPY FREEZE to commit, then loads
+        alongside). A loader that keeps up keeps the whole table, so the table stays frozen."""
         self.table_bytes[feed.table] += len(data)
-        if self.split_size and feed.received >= self.split_size:
+        if self.split_size and feed.backlog >= self.split_size:
             with self.feeds_cond:
                 idle = not self.feeds and self.busy < self.jobs
             cut = data.rfind(b"\n") + 1 if idle else 0
