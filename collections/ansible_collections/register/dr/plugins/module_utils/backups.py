@@ -23,6 +23,14 @@ import threading
 import time
 import zlib
 
+try:
+    from isal import isal_zlib as inflate_lib  # ISA-L: the same stream, inflated about three times faster
+
+    INFLATE_ERRORS = (zlib.error, inflate_lib.error)
+except ImportError:  # pragma: no cover - zlib is the fallback
+    inflate_lib = zlib
+    INFLATE_ERRORS = (zlib.error,)
+
 ENVIRONMENT_PREFIXES = {
     "production": "register_prod_",
     "productiondata": "register_productiondata_",
@@ -194,14 +202,14 @@ class Gunzip(object):
         self.uncompressed = 0
 
     def __iter__(self):
-        inflater = zlib.decompressobj(wbits=31)
+        inflater = inflate_lib.decompressobj(wbits=31)
         pending = False
         for chunk in self.chunks:
             data = chunk
             while data:
                 try:
                     out = inflater.decompress(data, OUTPUT_CHUNK)
-                except zlib.error as exc:
+                except INFLATE_ERRORS as exc:
                     raise ArchiveError(
                         "Archive %s is corrupt at compressed byte %d (%s); the backup cannot be read. Choose another "
                         "backup date, or recreate the backup." % (self.describe, self.compressed, exc),
@@ -213,7 +221,7 @@ class Gunzip(object):
                     yield out
                 if inflater.eof:
                     data = inflater.unused_data
-                    inflater = zlib.decompressobj(wbits=31)
+                    inflater = inflate_lib.decompressobj(wbits=31)
                     pending = False
                     if data.strip(b"\0") == b"":
                         data = b""
