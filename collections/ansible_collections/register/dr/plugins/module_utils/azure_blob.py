@@ -19,7 +19,6 @@ import time
 try:
     from azure.core import MatchConditions
     from azure.core.exceptions import (
-        AzureError,
         ClientAuthenticationError,
         HttpResponseError,
         IncompleteReadError,
@@ -35,7 +34,7 @@ try:
 except ImportError as exc:  # pragma: no cover - reported through missing_required_lib
     HAS_AZURE_BLOB = False
     AZURE_BLOB_IMPORT_ERROR = exc
-    AzureError = HttpResponseError = ResourceNotFoundError = ResourceModifiedError = Exception
+    HttpResponseError = ResourceNotFoundError = ResourceModifiedError = Exception
     ClientAuthenticationError = ServiceRequestError = ServiceResponseError = IncompleteReadError = Exception
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
@@ -131,8 +130,8 @@ def from_azure_error(exc, action, secrets=()):
         return AzureRequestError(
             "%s: the storage service could not be reached (%s). Check blob_endpoint and the network, then retry."
             % (action, first_line), **details)
-    return AzureRequestError("%s failed: HTTP %s %s: %s (request id %s)" % (action, status, code, first_line,
-                                                                           request_id), **details)
+    text = "%s failed: HTTP %s %s: %s (request id %s)" % (action, status, code, first_line, request_id)
+    return AzureRequestError(text, **details)
 
 
 def parse_connection_string(value):
@@ -140,7 +139,7 @@ def parse_connection_string(value):
     parts = {}
     for item in value.split(";"):
         if "=" in item:
-            key, _, val = item.partition("=")
+            key, dummy, val = item.partition("=")
             parts[key.strip().lower()] = val.strip()
     return parts
 
@@ -347,11 +346,11 @@ class ResumableDownload(object):
                         self.position += len(chunk)
                         failures = 0
                         yield chunk
-            except ResourceModifiedError:
-                raise AzureBlobChanged(
-                    "Blob %s changed while it was downloaded (at byte %d of %d); run the task again to read the new "
-                    "version." % (self.describe, self.position, self.size))
             except Exception as exc:  # the SDK raises several transport types; transient ones resume
+                if isinstance(exc, ResourceModifiedError):
+                    raise AzureBlobChanged(
+                        "Blob %s changed while it was downloaded (at byte %d of %d); run the task again to read the "
+                        "new version." % (self.describe, self.position, self.size))
                 if not _is_transient(exc):
                     raise
                 failures += 1

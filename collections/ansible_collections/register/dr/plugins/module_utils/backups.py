@@ -230,8 +230,8 @@ class Gunzip(object):
         if pending or self.compressed == 0:
             raise ArchiveError(
                 "Archive %s is truncated at compressed byte %d (SQL byte %d): the gzip stream ends early. The blob "
-                "was not fully written; choose another backup date." % (self.describe, self.compressed,
-                                                                         self.uncompressed),
+                "was not fully written; choose another backup date."
+                % (self.describe, self.compressed, self.uncompressed),
                 compressed_offset=self.compressed)
 
 

@@ -302,7 +302,7 @@ def _run_threads(target, count):
         except BaseException as exc:  # re-raised in the calling thread
             errors.append(exc)
 
-    threads = [threading.Thread(target=guarded, daemon=True) for _ in range(count)]
+    threads = [threading.Thread(target=guarded, daemon=True) for dummy in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -345,8 +345,8 @@ class StatementSplitter(object):
                     if statement != ";":
                         out.append(statement)
                 elif char == "'":
-                    escape = i > 0 and text[i - 1] in "Ee" and (i == 1 or not (text[i - 2].isalnum()
-                                                                              or text[i - 2] == "_"))
+                    before = text[i - 2] if i > 1 else " "
+                    escape = i > 0 and text[i - 1] in "Ee" and not (before.isalnum() or before == "_")
                     self.state = "E'" if escape else "'"
                     i += 1
                 elif char == '"':
@@ -918,7 +918,7 @@ class ParallelRestore(object):
         main = self.connect()
         for statement in self.tuning:
             main.execute(statement)
-        loaders = [threading.Thread(target=self._loader, daemon=True) for _ in range(self.jobs)]
+        loaders = [threading.Thread(target=self._loader, daemon=True) for dummy in range(self.jobs)]
         for thread in loaders:
             thread.start()
         post = []
@@ -1028,12 +1028,12 @@ class ParallelRestore(object):
             rest.append(event)
         weight = self.table_bytes
         started = time.monotonic()
-        indexes.sort(key=lambda item: -max(weight.get(t, 0) for t, _ in item[1]))
+        indexes.sort(key=lambda item: -max(weight.get(lock[0], 0) for lock in item[1]))
         self._schedule(indexes)
         self._in_order(main, constraints)
         self.result.phases["indexes"] = time.monotonic() - started
         self._in_order(main, unvalidated)
-        foreign_keys.sort(key=lambda item: -max(weight.get(t, 0) for t, _ in item[1]))
+        foreign_keys.sort(key=lambda item: -max(weight.get(lock[0], 0) for lock in item[1]))
         self._schedule(foreign_keys)
         self._in_order(main, rest)
 

@@ -14,7 +14,7 @@ version_added: 0.1.0
 description:
   - Runs C(pg_dump --encoding utf8 --clean --no-owner --if-exists) against the target and streams its output,
     as the member C(<prefix><date>.sql) of C(<prefix><date>.tar.gz), straight into the container (created if
-    missing), with no temporary file. The archive reads with C(tar -xzf) and with O(register.dr.nightly_backup_restore).
+    missing), with no temporary file. The archive reads with C(tar -xzf) and with M(register.dr.nightly_backup_restore).
   - Used for review app backups (C(register_pr-N_<date>.tar.gz) in C(pr-N-db-backup)), the names the restore
     tools expect.
 options:

@@ -255,8 +255,8 @@ def run(module, clients):
     dropped = prepare_target(module, connect, describe)
     if module.check_mode:
         return dict(changed=True, backup=backup, target=describe, would_drop=dropped,
-                    msg="Would restore %s/%s (%d bytes) into %s" % (backup["container"], backup["name"],
-                                                                  backup["size"], describe))
+                    msg="Would restore %s/%s (%d bytes) into %s"
+                    % (backup["container"], backup["name"], backup["size"], describe))
     jobs = p["jobs"] or max(2, os.cpu_count() or 2)
     download = ResumableDownload(clients.blob(backup["container"], backup["name"]),
                                  max_resumes=max(3, p["storage_retries"]),
