@@ -16,7 +16,9 @@ import datetime as dt
 import json
 import os
 import pwd
+import re
 import secrets
+import shlex
 import shutil
 import socket
 import subprocess
@@ -29,7 +31,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from register_dr.sandbox.extensions import install_missing_extensions
+from register_dr.sandbox.extensions import available_extensions, install_missing_extensions
 from register_dr.sandbox.pgbin import find_pg_bin
 
 SUPERUSER = "postgres"
@@ -39,6 +41,10 @@ SUPERUSER = "postgres"
 MANAGER_ROLE = "rdsbroker_manager"
 READER_ROLE = "rdsbroker_reader"
 UTC = dt.UTC
+# A cluster id names a folder under root; these names are the manager's own.
+RESERVED_IDS = frozenset({"template", "logs"})
+CLUSTER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+DBNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
 class ClusterError(RuntimeError):
@@ -65,6 +71,44 @@ def _free_port() -> int:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(UTC)
+
+
+def _conf_str(value: str) -> str:
+    """A postgresql.conf string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _password_sql(conn: psycopg.Connection, role: str, password: str) -> sql.Composable:
+    """``PASSWORD '<SCRAM verifier>'``: the clear password never reaches the server, its logs or pg_stat_activity."""
+    verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
+    return sql.SQL("PASSWORD {}").format(sql.Literal(verifier.decode()))
+
+
+def check_cluster_id(cluster_id: str) -> str:
+    if not CLUSTER_ID.match(cluster_id or "") or cluster_id in RESERVED_IDS or ".." in cluster_id:
+        raise ClusterError(
+            f"cluster id {cluster_id!r} is not valid: use up to 100 letters, digits, '-', '_' or '.', starting with a "
+            f"letter or digit (it names a folder), and not {' or '.join(sorted(RESERVED_IDS))}"
+        )
+    return cluster_id
+
+
+def check_dbname(dbname: str) -> str:
+    if not DBNAME.match(dbname or ""):
+        raise ClusterError(
+            f"database name {dbname!r} is not valid: use up to 63 letters, digits or '_', starting with a letter or '_'"
+        )
+    return dbname
+
+
+@contextlib.contextmanager
+def _sql_errors(what: str, fix: str) -> Iterator[None]:
+    """Turn a server error into a ClusterError naming what was tried and what to do."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        detail = (exc.diag.message_primary if exc.diag and exc.diag.message_primary else str(exc)).strip()
+        raise ClusterError(f"{what} failed: {detail}; {fix}") from None
 
 
 # The paas-rds-broker's objects in every database: group roles, and event triggers that hand every object a key user
@@ -123,6 +167,7 @@ class ClusterManager:
         self.run_as = run_as if run_as is not None else ("nobody" if os.geteuid() == 0 else None)
         self._locks: dict[str, threading.RLock] = {}
         self._locks_guard = threading.Lock()
+        self._extensions_installed = False
 
     # --- process plumbing -------------------------------------------------------------------------------------
     def _owner_ids(self) -> tuple[int, int] | None:
@@ -147,14 +192,17 @@ class ClusterManager:
         ids = self._owner_ids()
         if ids:
             kwargs.update(user=ids[0], group=ids[1], extra_groups=[])
-        full_env = dict(os.environ, LC_ALL="C.UTF-8", **(env or {}))
+        # The parent's PG* variables (a test's or an operator's) must not redirect the sandbox's own tools.
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        full_env.update(LC_ALL="C.UTF-8", **(env or {}))
         try:
             result = subprocess.run(  # noqa: S603 - fixed binaries, argv list
                 [str(self.pg_bin / tool), *args], capture_output=True, text=True, env=full_env, timeout=timeout,
                 check=False, cwd="/", **kwargs,
             )
         except subprocess.TimeoutExpired as exc:
-            raise ClusterError(f"{tool} did not finish within {timeout:.0f}s") from exc
+            raise ClusterError(f"{tool} did not finish within {timeout:.0f}s; the machine may be overloaded, "
+                               "retry the operation") from exc
         if result.returncode != 0:
             raise ClusterError(f"{tool} {' '.join(args[:3])} failed: {result.stderr.strip()[-800:]}")
         return result.stdout
@@ -165,7 +213,7 @@ class ClusterManager:
 
     # --- metadata ---------------------------------------------------------------------------------------------
     def _dir(self, cluster_id: str) -> Path:
-        return self.root / cluster_id
+        return self.root / check_cluster_id(cluster_id)
 
     def _meta_path(self, cluster_id: str) -> Path:
         return self._dir(cluster_id) / "meta.json"
@@ -173,8 +221,8 @@ class ClusterManager:
     def _meta(self, cluster_id: str) -> dict:
         try:
             return json.loads(self._meta_path(cluster_id).read_text())
-        except FileNotFoundError as exc:
-            raise ClusterError(f"no cluster {cluster_id} in {self.root}") from exc
+        except FileNotFoundError:
+            raise ClusterError(f"no cluster {cluster_id} in {self.root}: check the id, or create it first") from None
 
     def _save_meta(self, cluster_id: str, meta: dict) -> None:
         path = self._meta_path(cluster_id)
@@ -192,9 +240,11 @@ class ClusterManager:
         template = self.root / "template"
         meta_file = self.root / "template.json"
         with self._lock("__template__"):
+            if not self._extensions_installed:
+                install_missing_extensions(self.pg_bin)
+                self._extensions_installed = True
             if meta_file.exists() and (template / "PG_VERSION").exists():
                 return template, json.loads(meta_file.read_text())["password"]
-            install_missing_extensions(self.pg_bin)
             self._mkdir(self.root)
             shutil.rmtree(template, ignore_errors=True)
             password = secrets.token_urlsafe(16)
@@ -214,6 +264,15 @@ class ClusterManager:
                 json.dump({"password": password}, handle)
             return template, password
 
+    @staticmethod
+    def _archive_command(archive: Path) -> str:
+        """Copy a finished WAL segment into the archive atomically (a restore never reads half a file); a segment
+        archived before (a retry after a crash) counts as done when it is identical."""
+        def target(suffix: str = "") -> str:
+            return shlex.quote(str(archive)) + "/%f" + suffix
+        return f"{{ test ! -f {target()} && cp %p {target('.tmp')} && mv {target('.tmp')} {target()}; }} " \
+               f"|| cmp -s %p {target()}"
+
     def _write_conf(self, data_dir: Path, *, port: int, archive: Path, extra: dict[str, str] | None = None) -> None:
         settings = {
             "port": str(port),
@@ -224,7 +283,8 @@ class ClusterManager:
             "fsync": "off",
             "wal_level": "replica",
             "archive_mode": "on",
-            "archive_command": f"'test ! -f {archive}/%f && cp %p {archive}/%f'",
+            "archive_command": _conf_str(self._archive_command(archive)),
+            "archive_timeout": "'60s'",
             "max_wal_senders": "6",
             "wal_keep_size": "'128MB'",
             "hot_standby": "on",
@@ -248,7 +308,11 @@ class ClusterManager:
         log = data_dir.parent / f"{data_dir.name}.log"
         log.touch(exist_ok=True)
         self._chown(log)
-        self._pg_ctl(data_dir, "-l", str(log), "-w", "-t", "120", "start")
+        try:
+            self._pg_ctl(data_dir, "-l", str(log), "-w", "-t", "120", "start")
+        except ClusterError as exc:
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-5:])
+            raise ClusterError(f"{exc}\nlast lines of {log}:\n{tail}") from None
 
     def _stop_node(self, data_dir: Path) -> None:
         if self._node_running(data_dir):
@@ -329,33 +393,74 @@ class ClusterManager:
         return self._meta_path(cluster_id).exists()
 
     def create(self, cluster_id: str, *, dbname: str, ha: bool = False, extensions: Sequence[str] = ()) -> ClusterInfo:
+        check_cluster_id(cluster_id)
+        check_dbname(dbname)
         with self._lock(cluster_id):
             if self.exists(cluster_id):
-                raise ClusterError(f"cluster {cluster_id} already exists")
+                raise ClusterError(f"cluster {cluster_id} already exists: destroy it first or choose another id")
             template, template_password = self._template()
-            base = self._mkdir(self._dir(cluster_id))
-            archive = self._mkdir(base / "archive")
-            meta = {
-                "cluster_id": cluster_id, "dbname": dbname, "ha": ha, "port": _free_port(),
-                "standby_port": _free_port() if ha else None, "password": secrets.token_urlsafe(18),
-                "primary_node": "node-a", "standby_node": None, "backups": [], "created": _now().isoformat(),
-                "restored_from": None,
-            }
-            self._save_meta(cluster_id, meta)
-            data = self._node_dir(cluster_id, "node-a")
-            subprocess.run(["cp", "-a", str(template), str(data)], check=True)  # noqa: S603,S607
-            self._write_conf(data, port=meta["port"], archive=archive)
-            self._start_node(data)
-            with psycopg.connect(host="127.0.0.1", port=meta["port"], user=SUPERUSER, password=template_password,
-                                 dbname="postgres", autocommit=True) as conn:
-                conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-                    sql.Identifier(SUPERUSER), sql.Literal(meta["password"])))
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
-            self._install_broker_objects(cluster_id, extensions)
-            self._base_backup(cluster_id)
-            if ha:
-                self._make_standby(cluster_id)
+            self._check_extensions(extensions)
+            with self._cleanup_on_failure(cluster_id, "create"):
+                base = self._fresh_dir(cluster_id)
+                archive = self._mkdir(base / "archive")
+                meta = self._new_meta(cluster_id, dbname=dbname, ha=ha, password=secrets.token_urlsafe(18))
+                self._save_meta(cluster_id, meta)
+                data = self._node_dir(cluster_id, "node-a")
+                subprocess.run(["cp", "-a", str(template), str(data)], check=True)  # noqa: S603,S607
+                self._write_conf(data, port=meta["port"], archive=archive)
+                self._start_node(data)
+                with psycopg.connect(host="127.0.0.1", port=meta["port"], user=SUPERUSER,
+                                     password=template_password, dbname="postgres", autocommit=True) as conn:
+                    conn.execute(sql.SQL("ALTER ROLE {} {}").format(
+                        sql.Identifier(SUPERUSER), _password_sql(conn, SUPERUSER, meta["password"])))
+                    conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+                self._install_broker_objects(cluster_id, extensions)
+                self._base_backup(cluster_id)
+                if ha:
+                    self._make_standby(cluster_id)
             return self.info(cluster_id)
+
+    def _new_meta(self, cluster_id: str, *, dbname: str, ha: bool, password: str,
+                  restored_from: dict | None = None) -> dict:
+        return {
+            "cluster_id": cluster_id, "dbname": dbname, "ha": ha, "port": _free_port(),
+            "standby_port": _free_port() if ha else None, "password": password,
+            "primary_node": "node-a", "standby_node": None, "backups": [], "created": _now().isoformat(),
+            "restored_from": restored_from,
+        }
+
+    def _fresh_dir(self, cluster_id: str) -> Path:
+        """The cluster's folder, emptied of what a crash in the middle of a create may have left."""
+        base = self._dir(cluster_id)
+        for node in ("node-a", "node-b"):
+            if (base / node).exists():
+                self._stop_node(base / node)
+        shutil.rmtree(base, ignore_errors=True)
+        return self._mkdir(base)
+
+    @contextlib.contextmanager
+    def _cleanup_on_failure(self, cluster_id: str, operation: str) -> Iterator[None]:
+        """A failed create or restore leaves nothing behind: no folder, no running Postgres."""
+        try:
+            yield
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                self.destroy(cluster_id)
+            if isinstance(exc, ClusterError):
+                raise
+            if isinstance(exc, psycopg.Error | OSError | subprocess.CalledProcessError):
+                raise ClusterError(f"{operation} of cluster {cluster_id} failed ({exc}); nothing was kept, "
+                                   "retry the operation") from None
+            raise
+
+    def _check_extensions(self, names: Sequence[str]) -> None:
+        available = available_extensions(self.pg_bin)
+        missing = sorted(set(names) - available)
+        if missing:
+            raise ClusterError(
+                f"extension(s) {', '.join(missing)} not available in the PostgreSQL at {self.pg_bin}: "
+                f"choose from {', '.join(sorted(available))}"
+            )
 
     def _install_broker_objects(self, cluster_id: str, extensions: Sequence[str]) -> None:
         meta = self._meta(cluster_id)
@@ -378,34 +483,50 @@ class ClusterManager:
             conn.execute(BROKER_OBJECTS.replace("{manager}", manager).replace("{reader}", reader))
 
     def enable_extensions(self, cluster_id: str, names: Sequence[str]) -> None:
-        with self._connect(cluster_id) as conn:
+        self._meta(cluster_id)
+        self._check_extensions(names)
+        with self._sql_session(cluster_id, "enabling extensions", "check the extension names") as conn:
             for name in names:
                 conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(name)))
 
+    @contextlib.contextmanager
+    def _sql_session(self, cluster_id: str, what: str, fix: str) -> Iterator[psycopg.Connection]:
+        with _sql_errors(f"{what} on {cluster_id}", fix), self._connect(cluster_id) as conn:
+            yield conn
+
     def create_login(self, cluster_id: str, username: str, password: str) -> None:
         dbname = self._meta(cluster_id)["dbname"]
+        if not username or len(username.encode()) > 63:
+            raise ClusterError(f"login name {username!r} is not valid: use 1 to 63 characters")
+        if not password:
+            raise ClusterError(f"login {username} needs a password: give a non-empty one")
         # Role membership changes of one cluster are serialised: concurrent GRANTs collide in pg_auth_members.
-        with self._lock(cluster_id), self._connect(cluster_id) as conn:
-            conn.execute(sql.SQL("CREATE ROLE {} LOGIN INHERIT PASSWORD {} IN ROLE {}").format(
-                sql.Identifier(username), sql.Literal(password), sql.Identifier(MANAGER_ROLE)))
+        fix = "use a new login name, or drop the old login first"
+        with self._lock(cluster_id), self._sql_session(cluster_id, f"creating login {username}", fix) as conn, \
+                conn.transaction():
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN INHERIT {} IN ROLE {}").format(
+                sql.Identifier(username), _password_sql(conn, username, password), sql.Identifier(MANAGER_ROLE)))
             conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
                 sql.Identifier(dbname), sql.Identifier(username)))
 
     def drop_login(self, cluster_id: str, username: str) -> None:
-        with self._lock(cluster_id), self._connect(cluster_id) as conn:
-            exists = conn.execute("select 1 from pg_roles where rolname = %s", (username,)).fetchone()
+        with self._lock(cluster_id), self._sql_session(
+                cluster_id, f"dropping login {username}", "retry once its sessions have ended") as conn:
+            exists = conn.execute("select 1 from pg_roles where rolname = %s and not rolsuper", (username,)).fetchone()
             if not exists:
                 return
             conn.execute("select pg_terminate_backend(pid) from pg_stat_activity where usename = %s", (username,))
-            conn.execute(sql.SQL("REASSIGN OWNED BY {} TO {}").format(
-                sql.Identifier(username), sql.Identifier(MANAGER_ROLE)))
-            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(username)))
-            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(username)))
+            with conn.transaction():
+                conn.execute(sql.SQL("REASSIGN OWNED BY {} TO {}").format(
+                    sql.Identifier(username), sql.Identifier(MANAGER_ROLE)))
+                conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(username)))
+                conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(username)))
 
     def restorable_window(self, cluster_id: str) -> tuple[dt.datetime, dt.datetime]:
         meta = self._meta(cluster_id)
         if not meta["backups"]:
-            raise ClusterError(f"cluster {cluster_id} has no base backup yet; point-in-time restore is not possible")
+            raise ClusterError(f"cluster {cluster_id} has no base backup yet; point-in-time restore is not possible "
+                               "until its creation has finished")
         earliest = max(dt.datetime.fromisoformat(meta["backups"][0]["ended"]).replace(microsecond=0)
                        + dt.timedelta(seconds=1), _now() - self.pitr_retention)
         latest = max(earliest, _now() - dt.timedelta(seconds=self.pitr_latest_lag))
@@ -413,65 +534,75 @@ class ClusterManager:
 
     def restore_point_in_time(self, cluster_id: str, *, source_id: str, before: dt.datetime | None,
                               ha: bool = False) -> ClusterInfo:
+        check_cluster_id(cluster_id)
         source = self._meta(source_id)
+        if before is not None and before.tzinfo is None:
+            raise ClusterError(f"restore time {before} has no time zone: give an aware datetime (UTC)")
         earliest, latest = self.restorable_window(source_id)
-        target = (before or latest).astimezone(UTC)
+        target = (before or latest).astimezone(UTC).replace(microsecond=0)
         if target < earliest or target > latest:
             raise ClusterError(
                 f"{target:%Y-%m-%d %H:%M:%S} is outside the restorable window of {source_id} "
-                f"({earliest:%Y-%m-%d %H:%M:%S} to {latest:%Y-%m-%d %H:%M:%S} UTC)"
+                f"({earliest:%Y-%m-%d %H:%M:%S} to {latest:%Y-%m-%d %H:%M:%S} UTC): choose a time inside it"
             )
         with self._lock(cluster_id):
             if self.exists(cluster_id):
-                raise ClusterError(f"cluster {cluster_id} already exists")
-            self._archive_up_to_now(source_id)
+                raise ClusterError(f"cluster {cluster_id} already exists: destroy it first or choose another id")
             backups = [b for b in source["backups"] if dt.datetime.fromisoformat(b["ended"]) < target]
             if not backups:
-                raise ClusterError(f"no base backup of {source_id} ends before {target:%Y-%m-%d %H:%M:%S} UTC")
-            backup = self._dir(source_id) / "backups" / backups[-1]["path"]
-            base = self._mkdir(self._dir(cluster_id))
-            archive = self._mkdir(base / "archive")
-            meta = {
-                "cluster_id": cluster_id, "dbname": source["dbname"], "ha": ha, "port": _free_port(),
-                "standby_port": _free_port() if ha else None, "password": source["password"],
-                "primary_node": "node-a", "standby_node": None, "backups": [], "created": _now().isoformat(),
-                "restored_from": {"cluster": source_id, "before": target.isoformat()},
-            }
-            self._save_meta(cluster_id, meta)
-            data = self._node_dir(cluster_id, "node-a")
-            subprocess.run(["cp", "-a", str(backup), str(data)], check=True)  # noqa: S603,S607
-            for leftover in ("postmaster.pid", "standby.signal", "backup_manifest"):
-                (data / leftover).unlink(missing_ok=True)
-            recovery = {
-                "restore_command": f"'cp {self._dir(source_id) / 'archive'}/%f %p'",
-                "recovery_target_time": f"'{target:%Y-%m-%d %H:%M:%S}+00'",
-                "recovery_target_inclusive": "off",
-                "recovery_target_action": "'promote'",
-                "recovery_target_timeline": "'latest'",
-            }
-            self._write_conf(data, port=meta["port"], archive=archive, extra=recovery)
-            signal_file = data / "recovery.signal"
-            signal_file.touch()
-            self._chown(signal_file)
-            self._start_node(data)
-            self._wait_ready(meta["port"], meta["password"], writable=True)
-            # Post-restore tasks, as the broker does: new credentials for the administrator, normal configuration.
-            meta["password"] = secrets.token_urlsafe(18)
-            with psycopg.connect(host="127.0.0.1", port=meta["port"], user=SUPERUSER, password=source["password"],
-                                 dbname="postgres", autocommit=True) as conn:
-                conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-                    sql.Identifier(SUPERUSER), sql.Literal(meta["password"])))
-            self._save_meta(cluster_id, meta)
-            self._write_conf(data, port=meta["port"], archive=archive)
-            with self._connect(cluster_id, dbname="postgres") as conn:
-                conn.execute("select pg_reload_conf()")
-            self._base_backup(cluster_id)
-            if ha:
-                self._make_standby(cluster_id)
+                raise ClusterError(f"no base backup of {source_id} ends before {target:%Y-%m-%d %H:%M:%S} UTC: "
+                                   "choose a later time")
+            self._archive_up_to_now(source_id)
+            with self._cleanup_on_failure(cluster_id, "point-in-time restore"):
+                self._recover(cluster_id, source, backups[-1], target, ha=ha)
             return self.info(cluster_id)
 
+    def _recover(self, cluster_id: str, source: dict, backup: dict, target: dt.datetime, *, ha: bool) -> None:
+        source_id = source["cluster_id"]
+        base = self._fresh_dir(cluster_id)
+        archive = self._mkdir(base / "archive")
+        meta = self._new_meta(cluster_id, dbname=source["dbname"], ha=ha, password=source["password"],
+                              restored_from={"cluster": source_id, "before": target.isoformat()})
+        self._save_meta(cluster_id, meta)
+        data = self._node_dir(cluster_id, "node-a")
+        subprocess.run(["cp", "-a", str(self._dir(source_id) / "backups" / backup["path"]), str(data)],  # noqa: S603,S607
+                       check=True)
+        for leftover in ("postmaster.pid", "standby.signal", "backup_manifest"):
+            (data / leftover).unlink(missing_ok=True)
+        source_archive = shlex.quote(str(self._dir(source_id) / "archive"))
+        recovery = {
+            "restore_command": _conf_str(f"cp {source_archive}/%f %p"),
+            "recovery_target_time": _conf_str(f"{target:%Y-%m-%d %H:%M:%S}+00"),
+            "recovery_target_inclusive": "off",
+            "recovery_target_action": "'promote'",
+            "recovery_target_timeline": "'latest'",
+        }
+        self._write_conf(data, port=meta["port"], archive=archive, extra=recovery)
+        signal_file = data / "recovery.signal"
+        signal_file.touch()
+        self._chown(signal_file)
+        self._start_node(data)
+        self._wait_ready(meta["port"], meta["password"], writable=True)
+        # Post-restore tasks, as the broker does: new credentials for the administrator, normal configuration.
+        meta["password"] = secrets.token_urlsafe(18)
+        with psycopg.connect(host="127.0.0.1", port=meta["port"], user=SUPERUSER, password=source["password"],
+                             dbname="postgres", autocommit=True) as conn:
+            conn.execute(sql.SQL("ALTER ROLE {} {}").format(
+                sql.Identifier(SUPERUSER), _password_sql(conn, SUPERUSER, meta["password"])))
+        self._save_meta(cluster_id, meta)
+        self._write_conf(data, port=meta["port"], archive=archive)
+        with self._connect(cluster_id, dbname="postgres") as conn:
+            conn.execute("select pg_reload_conf()")
+        self._base_backup(cluster_id)
+        if ha:
+            self._make_standby(cluster_id)
+
     def _archive_up_to_now(self, cluster_id: str, timeout: float = 30) -> None:
-        """Write a commit after the target (recovery needs one to stop at) and archive the WAL segment holding it."""
+        """Write a commit after the target (recovery needs one to stop at) and archive the WAL segment holding it.
+        A stopped cluster archived its last segment when it shut down."""
+        meta = self._meta(cluster_id)
+        if not self._node_running(self._node_dir(cluster_id, meta["primary_node"])):
+            return
         with self._connect(cluster_id, dbname="postgres") as conn:
             conn.execute("select pg_catalog.txid_current()")
             lsn = conn.execute("select pg_switch_wal()").fetchone()[0]
@@ -480,7 +611,8 @@ class ClusterManager:
         deadline = time.monotonic() + timeout
         while not archived.exists():
             if time.monotonic() > deadline:
-                raise ClusterError(f"WAL segment {segment} of {cluster_id} was not archived within {timeout:.0f}s")
+                raise ClusterError(f"WAL segment {segment} of {cluster_id} was not archived within {timeout:.0f}s: "
+                                   f"see the archiver's errors in {self._dir(cluster_id)}/*.log")
             time.sleep(0.05)
 
     def reboot(self, cluster_id: str, *, failover: bool = False) -> ClusterInfo:
@@ -493,8 +625,10 @@ class ClusterManager:
                 self._wait_ready(meta["port"], meta["password"], writable=True)
                 return self.info(cluster_id)
             if not meta["ha"] or not meta["standby_node"]:
-                raise ClusterError(f"cluster {cluster_id} has no standby to fail over to")
+                raise ClusterError(f"cluster {cluster_id} has no standby to fail over to: failover needs a cluster "
+                                   "created with ha=True; reboot it without failover instead")
             standby = self._node_dir(cluster_id, meta["standby_node"])
+            self._start_node(standby)
             self._stop_node(primary)
             self._pg_ctl(standby, "-w", "-t", "60", "promote")
             self._stop_node(standby)

@@ -1,7 +1,9 @@
 """A register-like dataset: the shape of the Register trainee teachers schema, with deterministic data.
 
 ``seed`` runs as a service key's user, as the application's migrations do, so every object ends up owned by the
-broker's manager role. ``table_checksums`` is what drills and tests compare after a restore.
+broker's manager role. The schema uses uuid-ossp, pgcrypto, citext, btree_gist and btree_gin, which the broker's
+administrator creates (``enable_extensions``). Every value is derived from the row number, so two seeds of the same
+scale hold the same rows. ``table_checksums`` is what drills and tests compare after a restore.
 """
 
 from __future__ import annotations
@@ -10,6 +12,10 @@ from collections.abc import Mapping
 
 import psycopg
 from psycopg import sql
+
+from register_dr.sandbox.pgbin import conninfo_params
+
+EXTENSIONS = ("uuid-ossp", "pgcrypto", "citext", "btree_gist", "btree_gin")
 
 SCHEMA = """
 CREATE TABLE providers (
@@ -27,6 +33,7 @@ CREATE TABLE users (
   first_name text NOT NULL,
   last_name text NOT NULL,
   dttp_id uuid DEFAULT gen_random_uuid(),
+  api_token_digest bytea,
   created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE TABLE courses (
@@ -98,12 +105,14 @@ ROWS = {"providers": 40, "users": 400, "courses": 400, "trainees": 4000, "degree
         "audits": 16000}
 
 DATA = """
-INSERT INTO providers (code, name, accredited, created_at)
-  SELECT 'P' || lpad(i::text, 4, '0'), 'Provider ' || i || ' School Centred Initial Teacher Training', i % 7 <> 0,
+INSERT INTO providers (uuid, code, name, accredited, created_at)
+  SELECT md5('provider' || i)::uuid, 'P' || lpad(i::text, 4, '0'),
+         'Provider ' || i || ' School Centred Initial Teacher Training', i % 7 <> 0,
          timestamptz '2020-01-01 00:00:00+00' + i * interval '1 day'
   FROM generate_series(1, {providers}) i;
-INSERT INTO users (provider_id, email, first_name, last_name, created_at)
-  SELECT 1 + i % {providers}, 'user' || i || '@Example.org', 'First' || i, 'Last' || i,
+INSERT INTO users (provider_id, email, first_name, last_name, dttp_id, api_token_digest, created_at)
+  SELECT 1 + i % {providers}, 'user' || i || '@Example.org', 'First' || i, 'Last' || i, md5('dttp' || i)::uuid,
+         digest('token' || i, 'sha256'),
          timestamptz '2021-01-01 00:00:00+00' + i * interval '1 hour'
   FROM generate_series(1, {users}) i;
 INSERT INTO courses (provider_id, code, name, route, level, recruitment_cycle_year, starts_on, ends_on)
@@ -132,11 +141,12 @@ INSERT INTO placements (trainee_id, school_name, urn, postcode)
   SELECT 1 + i % {trainees}, 'School ' || (i % 500), (100000 + i % 500)::text,
          'AB' || (i % 90) || ' ' || (i % 9) || 'CD'
   FROM generate_series(1, {placements}) i;
-INSERT INTO audits (auditable_type, auditable_id, action, audited_changes, remote_address, created_at)
+INSERT INTO audits (auditable_type, auditable_id, action, audited_changes, remote_address, request_uuid,
+                    created_at)
   SELECT (ARRAY['Trainee','Degree','Placement'])[1 + i % 3], 1 + i % {trainees},
          (ARRAY['create','update','destroy'])[1 + i % 3],
          jsonb_build_object('state', jsonb_build_array('draft', 'submitted_for_trn'), 'note', md5(i::text)),
-         ('10.0.' || (i % 250) || '.' || (i % 200))::inet,
+         ('10.0.' || (i % 250) || '.' || (i % 200))::inet, md5('request' || (i / 3))::uuid,
          timestamptz '2022-06-01 00:00:00+00' + i * interval '1 minute'
   FROM generate_series(1, {audits}) i;
 """
@@ -149,17 +159,7 @@ def row_counts(scale: int = 1) -> dict[str, int]:
 
 
 def _connect(conninfo: Mapping[str, object] | str, autocommit: bool = False) -> psycopg.Connection:
-    if isinstance(conninfo, str):
-        return psycopg.connect(conninfo, autocommit=autocommit)
-    if "uri" in conninfo:
-        return psycopg.connect(str(conninfo["uri"]), autocommit=autocommit)
-    keys = {"host", "port", "user", "password", "dbname"}
-    params = {k: v for k, v in conninfo.items() if k in keys}
-    if "username" in conninfo:
-        params["user"] = conninfo["username"]
-    if "name" in conninfo and "dbname" not in params:
-        params["dbname"] = conninfo["name"]
-    return psycopg.connect(**params, autocommit=autocommit)  # type: ignore[arg-type]
+    return psycopg.connect(**conninfo_params(conninfo), autocommit=autocommit, connect_timeout=10)
 
 
 def seed(conninfo: Mapping[str, object] | str, *, scale: int = 1) -> dict[str, int]:

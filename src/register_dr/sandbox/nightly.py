@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 import subprocess
 import tarfile
 import tempfile
@@ -16,10 +15,10 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from azure.core.exceptions import ResourceExistsError
+from azure.core.exceptions import AzureError, ResourceExistsError
 from azure.storage.blob import BlobServiceClient
 
-from register_dr.sandbox.pgbin import find_pg_bin
+from register_dr.sandbox.pgbin import conninfo_params, find_pg_bin, libpq_env
 
 PG_DUMP_FLAGS = ("-E", "utf8", "--clean", "--if-exists", "--no-owner", "--verbose", "--no-password")
 
@@ -32,31 +31,64 @@ def backup_name(prefix: str, date: dt.date) -> str:
     return f"{prefix}{date:%Y-%m-%d}"
 
 
-def nightly_backup(credentials: Mapping[str, object], *, connection_string: str, container: str, prefix: str,
-                   date: dt.date, pg_bin: Path | None = None) -> dict:
-    """Dump the database of ``credentials`` (a service key's) and upload ``<prefix><date>.tar.gz``."""
-    started = time.monotonic()
-    stem = backup_name(prefix, date)
-    env = dict(os.environ, PGHOST=str(credentials["host"]), PGPORT=str(credentials["port"]),
-               PGUSER=str(credentials["username"]), PGPASSWORD=str(credentials["password"]),
-               PGDATABASE=str(credentials["name"]))
-    with tempfile.TemporaryDirectory(prefix="register-nightly-") as work:
-        sql_path = Path(work) / f"{stem}.sql"
-        result = subprocess.run(  # noqa: S603 - fixed binary and flags
-            [str((pg_bin or find_pg_bin()) / "pg_dump"), *PG_DUMP_FLAGS, "-f", str(sql_path)],
-            env=env, capture_output=True, text=True, check=False,
+def _dump(conninfo: Mapping[str, object] | str, sql_path: Path, pg_bin: Path) -> None:
+    params = conninfo_params(conninfo)
+    result = subprocess.run(  # noqa: S603 - fixed binary and flags; the connection travels in PG* variables
+        [str(pg_bin / "pg_dump"), *PG_DUMP_FLAGS, "-f", str(sql_path)],
+        env=libpq_env(params), capture_output=True, text=True, check=False,
+    )
+    if result.returncode != 0:
+        errors = [line for line in result.stderr.splitlines() if "error" in line.lower()] or \
+            result.stderr.strip().splitlines()[-3:]
+        raise NightlyBackupError(
+            f"pg_dump of {params['dbname']} on {params['host']}:{params['port']} as {params['user']} failed: "
+            f"{' / '.join(errors)[-500:]}; check that the database is running and the key's credentials are current"
         )
-        if result.returncode != 0:
-            raise NightlyBackupError(f"pg_dump failed: {result.stderr.strip()[-500:]}")
-        archive = Path(work) / f"{stem}.tar.gz"
-        with tarfile.open(archive, "w:gz") as tar:
-            tar.add(sql_path, arcname=sql_path.name)
+
+
+def _archive(sql_path: Path) -> Path:
+    archive = sql_path.with_name(sql_path.name.removesuffix(".sql") + ".tar.gz")
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(sql_path, arcname=sql_path.name)
+    return archive
+
+
+def _upload(archive: Path, connection_string: str, container: str) -> None:
+    try:
         service = BlobServiceClient.from_connection_string(connection_string)
+    except ValueError:
+        raise NightlyBackupError("the storage connection string is not valid: give an Azure storage connection "
+                                 "string (AccountName and AccountKey or SharedAccessSignature)") from None
+    try:
         client = service.get_container_client(container)
         with contextlib.suppress(ResourceExistsError):
             client.create_container()
         with open(archive, "rb") as handle:
             client.upload_blob(archive.name, handle, overwrite=True)
+    except AzureError as exc:
+        # The SDK's text may quote request URLs; name the failure by its class and code only.
+        code = getattr(exc, "error_code", None) or getattr(exc, "reason", None) or "no answer"
+        raise NightlyBackupError(
+            f"upload of {archive.name} to container {container} at {service.account_name} failed "
+            f"({type(exc).__name__}: {code}); check that the storage account is reachable and the credentials "
+            "allow writing blobs"
+        ) from None
+
+
+def nightly_backup(credentials: Mapping[str, object] | str, *, connection_string: str, container: str, prefix: str,
+                   date: dt.date, pg_bin: Path | None = None) -> dict:
+    """Dump the database of ``credentials`` (a service key's credentials or a postgres:// URI) and upload
+    ``<prefix><date>.tar.gz`` (one member, ``<prefix><date>.sql``) to ``container``, creating it if missing.
+    Returns the blob name, container, size in bytes and duration in seconds."""
+    if not prefix or "/" in prefix or prefix.startswith("."):
+        raise NightlyBackupError(f"backup prefix {prefix!r} is not valid: give a blob name prefix without folders, "
+                                 "e.g. register_prod_")
+    started = time.monotonic()
+    stem = backup_name(prefix, date)
+    with tempfile.TemporaryDirectory(prefix="register-nightly-") as work:
+        sql_path = Path(work) / f"{stem}.sql"
+        _dump(credentials, sql_path, pg_bin or find_pg_bin())
+        archive = _archive(sql_path)
+        _upload(archive, connection_string, container)
         size = archive.stat().st_size
-    return {"name": f"{stem}.tar.gz", "container": container, "size": size,
-            "duration": time.monotonic() - started}
+    return {"name": archive.name, "container": container, "size": size, "duration": time.monotonic() - started}
