@@ -539,7 +539,8 @@ class ClusterManager:
         if before is not None and before.tzinfo is None:
             raise ClusterError(f"restore time {before} has no time zone: give an aware datetime (UTC)")
         earliest, latest = self.restorable_window(source_id)
-        target = (before or latest).astimezone(UTC).replace(microsecond=0)
+        # A given time has the broker's one-second resolution; the latest restorable time is exact.
+        target = before.astimezone(UTC).replace(microsecond=0) if before is not None else latest
         if target < earliest or target > latest:
             raise ClusterError(
                 f"{target:%Y-%m-%d %H:%M:%S} is outside the restorable window of {source_id} "
@@ -572,7 +573,7 @@ class ClusterManager:
         source_archive = shlex.quote(str(self._dir(source_id) / "archive"))
         recovery = {
             "restore_command": _conf_str(f"cp {source_archive}/%f %p"),
-            "recovery_target_time": _conf_str(f"{target:%Y-%m-%d %H:%M:%S}+00"),
+            "recovery_target_time": _conf_str(f"{target:%Y-%m-%d %H:%M:%S.%f}+00"),
             "recovery_target_inclusive": "off",
             "recovery_target_action": "'promote'",
             "recovery_target_timeline": "'latest'",
@@ -590,9 +591,8 @@ class ClusterManager:
             conn.execute(sql.SQL("ALTER ROLE {} {}").format(
                 sql.Identifier(SUPERUSER), _password_sql(conn, SUPERUSER, meta["password"])))
         self._save_meta(cluster_id, meta)
+        # The recovery settings only matter at startup: the next start runs with the normal configuration.
         self._write_conf(data, port=meta["port"], archive=archive)
-        with self._connect(cluster_id, dbname="postgres") as conn:
-            conn.execute("select pg_reload_conf()")
         self._base_backup(cluster_id)
         if ha:
             self._make_standby(cluster_id)
