@@ -13,6 +13,8 @@ options:
   api_url:
     description:
       - The Cloud Foundry API endpoint. Falls back to C(CF_API).
+      - When the operator's C(cf login) is used (no other credentials given), requests go to the API that login
+        targets instead.
     type: str
     default: https://api.london.cloud.service.gov.uk
   username:
@@ -61,7 +63,8 @@ options:
     default: true
   request_retries:
     description:
-      - How many times a request answered with HTTP 5xx or a connection error is retried, with jittered backoff.
+      - How many times a request or a login answered with HTTP 5xx or a connection error is retried, with jittered
+        backoff.
     type: int
     default: 5
 notes:

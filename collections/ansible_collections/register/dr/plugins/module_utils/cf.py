@@ -8,8 +8,9 @@ its authenticated session as plain v3 requests rather than its entity helpers, b
 record needs: ``service_instances.remove()`` loses the job guid, ``jobs.wait_for_job_completion`` returns FAILED jobs
 without raising, and neither exposes ``X-Vcap-Request-Id``. On top of the session this module adds: pagination,
 async jobs and ``last_operation`` polled to completion with a timeout, typed errors carrying the CF code, title,
-detail and request id, retries of 5xx and connection errors with jittered backoff, waiting out a 409
-operation-in-progress, and one re-login on an invalid token.
+detail and request id, retries of 5xx and connection errors with jittered backoff (logins included), waiting out
+a 409 operation-in-progress, and one re-login on an invalid token. With the operator's ``cf login``, requests go
+to the API that login targets.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,6 +26,7 @@ try:
     import requests
     from cloudfoundry_client.client import CloudFoundryClient
     from cloudfoundry_client.errors import InvalidStatusCode
+    from oauth2_client.credentials_manager import OAuthError
 
     HAS_CF_CLIENT = True
     CF_CLIENT_IMPORT_ERROR = None
@@ -70,7 +72,7 @@ class CFModuleError(Exception):
 class CFApiError(CFModuleError):
     """CF answered with an error status: its code, title, detail and request id are kept."""
 
-    def __init__(self, method, path, status, errors, request_id):
+    def __init__(self, method, path, status, errors, request_id, hint=None):
         first = errors[0] if errors else {}
         self.status = status
         self.code = first.get("code")
@@ -79,9 +81,20 @@ class CFApiError(CFModuleError):
         self.request_id = request_id
         msg = "%s %s failed: HTTP %s %s %s: %s (request id %s)" % (
             method, path, status, self.code, self.title, self.detail, request_id)
+        if hint:
+            msg = "%s. %s" % (msg, hint)
         super(CFApiError, self).__init__(
             msg, cf_status=status, cf_code=self.code, cf_title=self.title, cf_detail=self.detail,
             cf_request_id=request_id, cf_errors=errors)
+
+
+class CFLoginError(CFModuleError):
+    """Logging in or refreshing the token failed. ``retryable`` when the platform or the network failed, not the
+    credentials."""
+
+    def __init__(self, msg, retryable=False, **details):
+        super(CFLoginError, self).__init__(msg, **details)
+        self.retryable = retryable
 
 
 class CFTimeoutError(CFModuleError):
@@ -107,36 +120,47 @@ class Transport(object):
         self.api_url = None
 
     def login(self):
+        """Log in with the first credentials given (see the doc fragment's notes); sets ``api_url``."""
         p = self.params
         kwargs = {"verify": p.get("validate_certs", True)}
+        how, from_cli = "the credentials given", False
         try:
             if p.get("token") or p.get("refresh_token"):
+                how = "the refresh token" if p.get("refresh_token") else "the token"
                 client = CloudFoundryClient(p["api_url"], **kwargs)
                 if p.get("refresh_token"):
                     client.init_with_token(p["refresh_token"])
                 else:
                     client._access_token = p["token"]
             elif p.get("username") and p.get("password"):
+                how = "the password of %s" % p["username"]
                 client = CloudFoundryClient(p["api_url"], **kwargs)
                 client.init_with_user_credentials(p["username"], p["password"])
             elif p.get("client_id") and p.get("client_secret"):
+                how = "the client credentials of %s" % p["client_id"]
                 client = CloudFoundryClient(p["api_url"], client_id=p["client_id"],
                                             client_secret=p["client_secret"], **kwargs)
                 client.init_with_client_credentials()
             else:
-                config = os.path.join(p["cf_home"], ".cf", "config.json") if p.get("cf_home") else None
-                if not os.path.exists(config or os.path.expanduser("~/.cf/config.json")):
-                    raise CFModuleError(
+                config = cf_config_path(p.get("cf_home"))
+                how, from_cli = "the `cf login` of %s" % config, True
+                if not os.path.exists(config):
+                    raise CFLoginError(
                         "no Cloud Foundry credentials: give username and password (or CF_USERNAME/CF_PASSWORD), "
-                        "a token or refresh_token, client_id and client_secret, or run `cf login` first")
+                        "a token or refresh_token, client_id and client_secret, or run `cf login` first "
+                        "(no %s)" % config)
                 client = CloudFoundryClient.build_from_cf_config(config, **kwargs)
         except CFModuleError:
             raise
         except Exception as exc:  # the library raises OAuthError, InvalidStatusCode, requests errors
-            raise CFModuleError(
-                "login to %s failed: %s. Check the API URL and the credentials" % (p.get("api_url"), _no_secret(exc)))
+            retryable = _is_retryable(exc)
+            hint = ("The platform or the network failed; try again later" if retryable else
+                    "Run `cf login` again" if from_cli else "Check the API URL and the credentials")
+            raise CFLoginError("login to %s with %s failed: %s. %s" % (
+                "the cf CLI's target" if from_cli else p.get("api_url"), how, redact(exc, p), hint),
+                retryable=retryable)
         self.client = client
-        self.api_url = client.info.api_endpoint if hasattr(client, "info") else p["api_url"]
+        self.api_url = client.info.api_endpoint.rstrip("/")
         return client
 
     def request(self, method, url, body=None, params=None):
@@ -151,6 +175,10 @@ class Transport(object):
         call = getattr(self.client, method.lower())
         try:
             response = call(url, **kwargs)
+        except OAuthError as exc:
+            raise CFLoginError(
+                "the platform refused to renew the access token: %s. Log in again (`cf login`) or give username "
+                "and password" % redact(exc, self.params), retryable=_is_retryable(exc))
         except InvalidStatusCode as exc:
             return exc.status_code.value, exc.body if isinstance(exc.body, dict) else {"raw": exc.body}, {
                 "X-Vcap-Request-Id": exc.request_id}
@@ -163,9 +191,22 @@ class Transport(object):
         return response.status_code, data, dict(response.headers)
 
 
-def _no_secret(exc):
+SECRET_OPTIONS = ("password", "token", "refresh_token", "client_secret")
+
+
+def redact(exc, params):
+    """The text of an exception without any secret option's value, cut to 400 characters."""
     text = str(exc)
-    return text if len(text) < 400 else text[:400]
+    for name in SECRET_OPTIONS:
+        value = params.get(name)
+        if value:
+            text = text.replace(value, "********")
+    return text[:400]
+
+
+def cf_config_path(cf_home=None):
+    """Where the cf CLI keeps its login: ``$CF_HOME/.cf/config.json``, else ``~/.cf/config.json``."""
+    return os.path.join(cf_home or os.path.expanduser("~"), ".cf", "config.json")
 
 
 class CFClient(object):
@@ -178,31 +219,58 @@ class CFClient(object):
         self.params = module.params
         self.transport = transport or Transport(module.params)
         self.sleep = sleep
-        self.api = self.params["api_url"].rstrip("/")
         self.calls = []
 
+    @property
+    def api(self):
+        """The API logged in to: the cf CLI's target when its login is used, else O(api_url)."""
+        return (getattr(self.transport, "api_url", None) or self.params["api_url"]).rstrip("/")
+
     # --- HTTP ----------------------------------------------------------------------------------------------------
+    def login(self):
+        """Log in, retrying failures of the platform or the network with jittered backoff."""
+        attempt = 0
+        while True:
+            try:
+                return self.transport.login()
+            except CFLoginError as exc:
+                if not exc.retryable or attempt >= self.params.get("request_retries", 5):
+                    raise
+            self.sleep(self._backoff(attempt))
+            attempt += 1
+
     def _url(self, path):
         return path if path.startswith("http") else "%s%s" % (self.api, path)
 
     def _backoff(self, attempt):
         return min(10.0, 0.25 * (2 ** attempt)) * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not crypto
 
-    def call(self, method, path, body=None, params=None, accept=(200, 201, 202, 204), conflict_timeout=300):
+    def call(self, method, path, body=None, params=None, accept=(200, 201, 202, 204), conflict_timeout=None):
+        """One API call with retries; returns (status, json or None, headers) or raises CFApiError.
+
+        A 409 "operation in progress" is retried until ``conflict_timeout`` (default O(wait_timeout), else 300s).
+        """
         retries = self.params.get("request_retries", 5)
+        if conflict_timeout is None:
+            conflict_timeout = self.params.get("wait_timeout")
+            conflict_timeout = 300 if conflict_timeout is None else conflict_timeout
         attempt = 0
         relogged = False
         conflict_deadline = time.time() + conflict_timeout
         while True:
+            if getattr(self.transport, "api_url", None) is None:
+                self.login()
             try:
                 status, data, headers = self.transport.request(method, self._url(path), body=body, params=params)
+            except CFModuleError:
+                raise
             except Exception as exc:
                 if _is_connection_error(exc) and attempt < retries:
                     self.sleep(self._backoff(attempt))
                     attempt += 1
                     continue
                 raise CFModuleError("%s %s failed: %s. Check that %s is reachable" % (
-                    method, path, _no_secret(exc), self.api))
+                    method, path, redact(exc, self.params), self.api))
             request_id = _header(headers, "X-Vcap-Request-Id")
             self.calls.append({"method": method, "path": path.replace(self.api, ""), "status": status,
                                "request_id": request_id})
@@ -213,14 +281,18 @@ class CFClient(object):
                 self.sleep(self._backoff(attempt))
                 attempt += 1
                 continue
-            if status == 401 and not relogged and _code(errors) in (1000, 1002):
-                self.transport.login()
+            if status == 401 and not relogged and _code(errors) in (1000, 10002):
+                self.login()
                 relogged = True
                 continue
             if status == 409 and _code(errors) == 60016 and time.time() < conflict_deadline:
                 self.sleep(2.0)
                 continue
-            raise CFApiError(method, path.replace(self.api, ""), status, errors, request_id)
+            hint = None
+            if status == 401:
+                hint = ("The platform still refused the request after logging in again: give a valid token, a "
+                        "refresh token, username and password or client credentials, or run `cf login` again")
+            raise CFApiError(method, path.replace(self.api, ""), status, errors, request_id, hint=hint)
 
     def get(self, path, **params):
         return self.call("GET", path, params=params or None)[1]
@@ -271,27 +343,33 @@ class CFClient(object):
 
     # --- async ---------------------------------------------------------------------------------------------------
     def wait_job(self, location, timeout):
-        """Poll a job until COMPLETE; FAILED raises with the job's errors; timeout raises."""
+        """Poll a job until COMPLETE; FAILED raises with the job's errors and request id; timeout raises."""
+        if not location:
+            raise CFModuleError("the platform accepted the request but gave no job to follow (no Location header)")
         deadline = time.time() + timeout
         delay = 0.2
         while True:
-            job = self.call("GET", location)[1]
+            _status, job, headers = self.call("GET", location)
+            request_id = _header(headers, "X-Vcap-Request-Id")
             if job["state"] == "COMPLETE":
                 return job
             if job["state"] == "FAILED":
                 errors = job.get("errors") or []
                 first = errors[0] if errors else {}
-                message = "job %s (%s) failed: %s %s: %s" % (
-                    job["guid"], job.get("operation"), first.get("code"), first.get("title"), first.get("detail"))
+                message = "job %s (%s) failed: %s %s: %s (request id %s). Nothing else was changed; see " \
+                    "`cf curl /v3/jobs/%s`, fix the cause and re-run" % (
+                        job["guid"], job.get("operation"), first.get("code"), first.get("title"), first.get("detail"),
+                        request_id, job["guid"])
                 raise CFOperationFailed(
                     message,
                     cf_code=first.get("code"), cf_title=first.get("title"), cf_detail=first.get("detail"),
-                    job=job)
+                    cf_request_id=request_id, job=job)
             if time.time() > deadline:
                 raise CFTimeoutError(
                     "job %s (%s) still %s after %ss; nothing else was changed. Check it with "
                     "`cf curl /v3/jobs/%s` and re-run when it has finished" % (
-                        job["guid"], job.get("operation"), job["state"], timeout, job["guid"]), job=job)
+                        job["guid"], job.get("operation"), job["state"], timeout, job["guid"]),
+                    cf_request_id=request_id, job=job)
             self.sleep(delay)
             delay = min(delay * 1.5, 5.0)
 
@@ -300,22 +378,27 @@ class CFClient(object):
         deadline = time.time() + timeout
         delay = 0.2
         while True:
-            status, data, _headers = self.call("GET", "/v3/service_instances/%s" % guid, accept=(200, 404))
+            status, data, headers = self.call("GET", "/v3/service_instances/%s" % guid, accept=(200, 404))
+            request_id = _header(headers, "X-Vcap-Request-Id")
             if status == 404:
                 if gone_ok:
                     return None
-                raise CFNotFound("service instance %s disappeared while waiting for it" % guid)
+                raise CFNotFound("service instance %s disappeared while waiting for it (request id %s)"
+                                 % (guid, request_id))
             last = data.get("last_operation") or {}
             if last.get("state") == "succeeded":
                 return data
             if last.get("state") == "failed":
-                raise CFOperationFailed("service instance %s: %s %s: %s" % (
-                    data["name"], last.get("type"), last.get("state"), last.get("description")),
-                    last_operation=last, instance=data)
+                raise CFOperationFailed("service instance %s: %s %s: %s (request id %s). See `cf service %s`" % (
+                    data["name"], last.get("type"), last.get("state"), last.get("description"), request_id,
+                    data["name"]),
+                    cf_detail=last.get("description"), cf_request_id=request_id, last_operation=last, instance=data)
             if time.time() > deadline:
-                raise CFTimeoutError("service instance %s: %s still %s after %ss (%s)" % (
-                    data["name"], last.get("type"), last.get("state"), timeout, last.get("description")),
-                    last_operation=last)
+                raise CFTimeoutError("service instance %s: %s still %s after %ss (%s); nothing else was changed. "
+                                     "Re-run when `cf service %s` shows it finished" % (
+                                         data["name"], last.get("type"), last.get("state"), timeout,
+                                         last.get("description"), data["name"]),
+                                     cf_request_id=request_id, last_operation=last)
             self.sleep(delay)
             delay = min(delay * 1.5, 5.0)
 
@@ -335,6 +418,15 @@ def _is_connection_error(exc):
     if HAS_CF_CLIENT and isinstance(exc, (requests.ConnectionError, requests.Timeout)):
         return True
     return isinstance(exc, (ConnectionError, TimeoutError))
+
+
+def _is_retryable(exc):
+    """A connection error or a 5xx from the API or the token endpoint: worth trying again."""
+    if _is_connection_error(exc):
+        return True
+    status = getattr(exc, "status_code", None)
+    status = getattr(status, "value", status)
+    return isinstance(status, int) and status >= 500
 
 
 def instance_summary(instance, plan_name=None):

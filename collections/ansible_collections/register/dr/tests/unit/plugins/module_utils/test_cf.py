@@ -4,6 +4,7 @@ import pytest
 
 from ansible_collections.register.dr.plugins.module_utils.cf import (
     CFApiError,
+    CFLoginError,
     CFClient,
     CFModuleError,
     CFOperationFailed,
@@ -21,16 +22,21 @@ class FakeModule:
 class FakeTransport:
     """Answers queued per (method, path); records every request and every login."""
 
-    def __init__(self, answers):
+    def __init__(self, answers, target=API):
         self.answers = answers
+        self.target = target
+        self.api_url = None
         self.requests = []
+        self.urls = []
         self.logins = 0
 
     def login(self):
         self.logins += 1
+        self.api_url = self.target
 
     def request(self, method, url, body=None, params=None):
-        path = url.replace(API, "")
+        self.urls.append(url)
+        path = url.replace(self.target, "")
         self.requests.append((method, path, params))
         queue = self.answers[(method, path.split("?")[0])]
         answer = queue.pop(0) if len(queue) > 1 else queue[0]
@@ -40,8 +46,8 @@ class FakeTransport:
         return status, data, {"X-Vcap-Request-Id": "rid-%d" % len(self.requests), "Location": API + "/v3/jobs/j1"}
 
 
-def client(answers, **params):
-    transport = FakeTransport(answers)
+def client(answers, target=API, **params):
+    transport = FakeTransport(answers, target)
     sleeps = []
     return CFClient(FakeModule(**params), transport=transport, sleep=sleeps.append), transport, sleeps
 
@@ -75,11 +81,13 @@ def test_invalid_token_logs_in_again_once():
     expired = (401, error(1000, "CF-InvalidAuthToken", "Invalid Auth Token"))
     c, transport, _sleeps = client({("GET", "/v3/spaces"): [expired, (200, {"resources": []})]})
     assert c.get("/v3/spaces") == {"resources": []}
-    assert transport.logins == 1
+    assert transport.logins == 2  # the first login and one more
     c2, transport2, _sleeps2 = client({("GET", "/v3/spaces"): [expired]})
-    with pytest.raises(CFApiError, match="CF-InvalidAuthToken"):
+    with pytest.raises(CFApiError, match="CF-InvalidAuthToken") as raised:
         c2.get("/v3/spaces")
-    assert transport2.logins == 1
+    assert transport2.logins == 2 and len(transport2.requests) == 2
+    assert "still refused the request after logging in again" in raised.value.msg
+    assert "run `cf login` again" in raised.value.msg
 
 
 def test_operation_in_progress_is_waited_out():
@@ -103,6 +111,9 @@ def test_failed_job_raises_with_its_error():
     with pytest.raises(CFOperationFailed, match="CF-ServiceBrokerRequestRejected: no") as raised:
         c.wait_job(API + "/v3/jobs/j1", 10)
     assert raised.value.details["cf_code"] == 10001
+    assert raised.value.details["cf_title"] == "CF-ServiceBrokerRequestRejected"
+    assert raised.value.details["cf_detail"] == "no"
+    assert raised.value.details["cf_request_id"] == "rid-1" and "(request id rid-1)" in raised.value.msg
 
 
 def test_job_that_never_finishes_times_out():
@@ -119,3 +130,96 @@ def test_unknown_space_names_the_fix():
     })
     with pytest.raises(CFModuleError, match="space 'bat-qa' not found in org 'dfe'; check `space`"):
         c.space()
+
+
+def test_failed_last_operation_raises_with_the_request_id():
+    instance = {"guid": "g", "name": "db", "last_operation": {
+        "type": "update", "state": "failed", "description": "reboot refused"}}
+    c, _transport, _sleeps = client({("GET", "/v3/service_instances/g"): [(200, instance)]})
+    with pytest.raises(CFOperationFailed, match=r"db: update failed: reboot refused \(request id rid-1\)") as raised:
+        c.wait_instance("g", 10)
+    assert raised.value.details["cf_request_id"] == "rid-1"
+    assert raised.value.details["cf_detail"] == "reboot refused"
+
+
+def test_instance_that_stays_busy_times_out_naming_what_to_do():
+    instance = {"guid": "g", "name": "db", "last_operation": {"type": "create", "state": "in progress"}}
+    c, _transport, _sleeps = client({("GET", "/v3/service_instances/g"): [(200, instance)]})
+    with pytest.raises(CFTimeoutError, match="db: create still in progress after 0s .*nothing else was changed"):
+        c.wait_instance("g", 0)
+
+
+def test_a_job_without_location_is_a_clear_error():
+    c, transport, _sleeps = client({})
+    with pytest.raises(CFModuleError, match="gave no job to follow"):
+        c.wait_job(None, 10)
+    assert transport.requests == []
+
+
+def test_requests_go_to_the_api_logged_in_to():
+    cli_target = "https://api.cf-cli-target.test"
+    page1 = {"pagination": {"next": {"href": cli_target + "/v3/spaces?page=2"}}, "resources": [{"name": "a"}]}
+    page2 = {"pagination": {"next": None}, "resources": [{"name": "b"}]}
+    c, transport, _sleeps = client({("GET", "/v3/spaces"): [(200, page1), (200, page2)]}, target=cli_target)
+    assert [s["name"] for s in c.list("/v3/spaces")] == ["a", "b"]
+    assert all(url.startswith(cli_target + "/v3/spaces") for url in transport.urls)
+    assert [call["path"] for call in c.calls] == ["/v3/spaces", "/v3/spaces?page=2"]
+
+
+def test_not_authenticated_logs_in_again_once():
+    lost = (401, error(10002, "CF-NotAuthenticated", "Authentication error"))
+    c, transport, _sleeps = client({("GET", "/v3/spaces"): [lost, (200, {"resources": []})]})
+    assert c.get("/v3/spaces") == {"resources": []}
+    assert transport.logins == 2
+
+
+def test_other_401s_are_not_retried():
+    c, transport, _sleeps = client({("GET", "/v3/spaces"): [(401, error(10003, "CF-NotAuthorized", "nope"))]})
+    with pytest.raises(CFApiError, match="CF-NotAuthorized"):
+        c.get("/v3/spaces")
+    assert transport.logins == 1 and len(transport.requests) == 1
+
+
+def test_operation_in_progress_waits_no_longer_than_wait_timeout():
+    busy = (409, error(60016, "CF-AsyncServiceInstanceOperationInProgress", "An operation is in progress."))
+    c, transport, sleeps = client({("PATCH", "/v3/service_instances/g"): [busy]}, wait_timeout=0)
+    with pytest.raises(CFApiError, match="HTTP 409 60016 .*An operation is in progress") as raised:
+        c.call("PATCH", "/v3/service_instances/g", body={"name": "x"})
+    assert raised.value.status == 409 and sleeps == [] and len(transport.requests) == 1
+
+
+class FlakyLoginTransport(FakeTransport):
+    def __init__(self, answers, failures):
+        super().__init__(answers)
+        self.failures = failures
+
+    def login(self):
+        self.logins += 1
+        if self.failures:
+            raise self.failures.pop(0)
+        self.api_url = self.target
+
+
+def test_login_is_retried_when_the_platform_fails():
+    failures = [CFLoginError("502", retryable=True), CFLoginError("reset", retryable=True)]
+    transport = FlakyLoginTransport({("GET", "/v3/spaces"): [(200, {"resources": []})]}, failures)
+    sleeps = []
+    c = CFClient(FakeModule(), transport=transport, sleep=sleeps.append)
+    assert c.get("/v3/spaces") == {"resources": []}
+    assert transport.logins == 3 and len(sleeps) == 2
+
+
+def test_login_refused_is_not_retried():
+    transport = FlakyLoginTransport({}, [CFLoginError("login to x failed: 401 Bad credentials")])
+    c = CFClient(FakeModule(), transport=transport, sleep=[].append)
+    with pytest.raises(CFLoginError, match="Bad credentials"):
+        c.get("/v3/spaces")
+    assert transport.logins == 1 and transport.requests == []
+
+
+def test_connection_error_texts_never_show_a_secret():
+    leaky = ConnectionError("could not reach https://u:s3cr3t-pw@api.example.test")
+    c, _transport, _sleeps = client({("GET", "/v3/spaces"): [leaky]}, password="s3cr3t-pw", request_retries=0)
+    with pytest.raises(CFModuleError) as raised:
+        c.get("/v3/spaces")
+    assert "s3cr3t-pw" not in raised.value.msg and "********" in raised.value.msg
