@@ -151,6 +151,27 @@ def test_failover_without_standby_is_refused(manager: ClusterManager) -> None:
     assert info.timeline == 1 and info.running
 
 
+def test_a_stopped_cluster_restores_to_its_last_commit(manager: ClusterManager,
+                                                        new_key: Callable[[str], dict],
+                                                        key_uri: Callable[..., str]) -> None:
+    manager.create("stopped", dbname="rdsbroker_stopped")
+    creds = new_key("stopped")
+    with psycopg.connect(key_uri(creds), autocommit=True) as conn:
+        conn.execute("create table last_words (id int primary key)")
+        conn.execute("insert into last_words values (1), (2)")
+    manager.stop("stopped")
+    manager.stop("stopped")  # idempotent
+    assert not manager.info("stopped").running
+    time.sleep(1.1)
+    info = manager.restore_point_in_time("stopped-copy", source_id="stopped", before=None)
+    assert rows(key_uri(creds, info.port), "select id from last_words order by id") == [(1,), (2,)]
+    assert not manager.info("stopped").running  # the source is left as it was
+    manager.start("stopped")
+    assert manager.info("stopped").running
+    for cluster_id in ("stopped", "stopped-copy"):
+        manager.destroy(cluster_id)
+
+
 def test_state_is_on_disk_and_key_passwords_are_not(manager: ClusterManager, primary: dict) -> None:
     fresh = ClusterManager(manager.root)
     assert "primary" in {i.cluster_id for i in fresh.list()}

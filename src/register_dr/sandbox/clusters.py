@@ -553,17 +553,20 @@ class ClusterManager:
             if not backups:
                 raise ClusterError(f"no base backup of {source_id} ends before {target:%Y-%m-%d %H:%M:%S} UTC: "
                                    "choose a later time")
-            self._archive_up_to_now(source_id)
+            running = self._archive_up_to_now(source_id)
+            # A stopped source has no commit after its shutdown to stop at: its latest time is the end of its WAL.
+            stop_at = target if running or before is not None else None
             with self._cleanup_on_failure(cluster_id, "point-in-time restore"):
-                self._recover(cluster_id, source, backups[-1], target, ha=ha)
+                self._recover(cluster_id, source, backups[-1], stop_at, ha=ha)
             return self.info(cluster_id)
 
-    def _recover(self, cluster_id: str, source: dict, backup: dict, target: dt.datetime, *, ha: bool) -> None:
+    def _recover(self, cluster_id: str, source: dict, backup: dict, target: dt.datetime | None, *,
+                 ha: bool) -> None:
         source_id = source["cluster_id"]
         base = self._fresh_dir(cluster_id)
         archive = self._mkdir(base / "archive")
         meta = self._new_meta(cluster_id, dbname=source["dbname"], ha=ha, password=source["password"],
-                              restored_from={"cluster": source_id, "before": target.isoformat()})
+                              restored_from={"cluster": source_id, "before": target and target.isoformat()})
         self._save_meta(cluster_id, meta)
         data = self._node_dir(cluster_id, "node-a")
         subprocess.run(["cp", "-a", str(self._dir(source_id) / "backups" / backup["path"]), str(data)],  # noqa: S603,S607
@@ -573,11 +576,11 @@ class ClusterManager:
         source_archive = shlex.quote(str(self._dir(source_id) / "archive"))
         recovery = {
             "restore_command": _conf_str(f"cp {source_archive}/%f %p"),
-            "recovery_target_time": _conf_str(f"{target:%Y-%m-%d %H:%M:%S.%f}+00"),
-            "recovery_target_inclusive": "off",
-            "recovery_target_action": "'promote'",
             "recovery_target_timeline": "'latest'",
         }
+        if target is not None:
+            recovery.update(recovery_target_time=_conf_str(f"{target:%Y-%m-%d %H:%M:%S.%f}+00"),
+                            recovery_target_inclusive="off", recovery_target_action="'promote'")
         self._write_conf(data, port=meta["port"], archive=archive, extra=recovery)
         signal_file = data / "recovery.signal"
         signal_file.touch()
@@ -597,12 +600,12 @@ class ClusterManager:
         if ha:
             self._make_standby(cluster_id)
 
-    def _archive_up_to_now(self, cluster_id: str, timeout: float = 30) -> None:
+    def _archive_up_to_now(self, cluster_id: str, timeout: float = 30) -> bool:
         """Write a commit after the target (recovery needs one to stop at) and archive the WAL segment holding it.
-        A stopped cluster archived its last segment when it shut down."""
+        A stopped cluster archived its last segment when it shut down: returns whether the cluster is running."""
         meta = self._meta(cluster_id)
         if not self._node_running(self._node_dir(cluster_id, meta["primary_node"])):
-            return
+            return False
         with self._connect(cluster_id, dbname="postgres") as conn:
             conn.execute("select pg_catalog.txid_current()")
             lsn = conn.execute("select pg_switch_wal()").fetchone()[0]
@@ -614,6 +617,7 @@ class ClusterManager:
                 raise ClusterError(f"WAL segment {segment} of {cluster_id} was not archived within {timeout:.0f}s: "
                                    f"see the archiver's errors in {self._dir(cluster_id)}/*.log")
             time.sleep(0.05)
+        return True
 
     def reboot(self, cluster_id: str, *, failover: bool = False) -> ClusterInfo:
         with self._lock(cluster_id):
