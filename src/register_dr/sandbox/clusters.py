@@ -390,9 +390,13 @@ class ClusterManager:
 
     # --- public API -------------------------------------------------------------------------------------------
     def exists(self, cluster_id: str) -> bool:
+        """Whether ``cluster_id`` has been created (its meta.json is on disk)."""
         return self._meta_path(cluster_id).exists()
 
     def create(self, cluster_id: str, *, dbname: str, ha: bool = False, extensions: Sequence[str] = ()) -> ClusterInfo:
+        """A new cluster as the broker provisions it: database ``dbname`` owned by the administrator, the manager and
+        reader group roles, the broker's event triggers, ``extensions``, a base backup, and with ``ha`` a streaming
+        standby. Bad input is refused before anything is made; a failure leaves nothing behind."""
         check_cluster_id(cluster_id)
         check_dbname(dbname)
         with self._lock(cluster_id):
@@ -483,6 +487,7 @@ class ClusterManager:
             conn.execute(BROKER_OBJECTS.replace("{manager}", manager).replace("{reader}", reader))
 
     def enable_extensions(self, cluster_id: str, names: Sequence[str]) -> None:
+        """``CREATE EXTENSION IF NOT EXISTS`` each name, as the administrator."""
         self._meta(cluster_id)
         self._check_extensions(names)
         with self._sql_session(cluster_id, "enabling extensions", "check the extension names") as conn:
@@ -495,6 +500,7 @@ class ClusterManager:
             yield conn
 
     def create_login(self, cluster_id: str, username: str, password: str) -> None:
+        """A service key's user: LOGIN, member of the manager role (INHERIT), CONNECT on the database."""
         dbname = self._meta(cluster_id)["dbname"]
         if not username or len(username.encode()) > 63:
             raise ClusterError(f"login name {username!r} is not valid: use 1 to 63 characters")
@@ -510,6 +516,7 @@ class ClusterManager:
                 sql.Identifier(dbname), sql.Identifier(username)))
 
     def drop_login(self, cluster_id: str, username: str) -> None:
+        """End the login's sessions, hand what it owns to the manager role and drop it; nothing to do if gone."""
         with self._lock(cluster_id), self._sql_session(
                 cluster_id, f"dropping login {username}", "retry once its sessions have ended") as conn:
             exists = conn.execute("select 1 from pg_roles where rolname = %s and not rolsuper", (username,)).fetchone()
@@ -523,6 +530,8 @@ class ClusterManager:
                 conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(username)))
 
     def restorable_window(self, cluster_id: str) -> tuple[dt.datetime, dt.datetime]:
+        """(earliest, latest) restorable times, aware UTC: from the end of the first base backup (within the
+        retention) to now minus ``pitr_latest_lag``."""
         meta = self._meta(cluster_id)
         if not meta["backups"]:
             raise ClusterError(f"cluster {cluster_id} has no base backup yet; point-in-time restore is not possible "
@@ -534,6 +543,10 @@ class ClusterManager:
 
     def restore_point_in_time(self, cluster_id: str, *, source_id: str, before: dt.datetime | None,
                               ha: bool = False) -> ClusterInfo:
+        """A new cluster from the source's newest base backup before ``before``, its archived WAL replayed to
+        ``before`` (exclusive, one-second resolution; None: the latest restorable time), then promoted with its own
+        port, WAL archive, administrator password and base backup. It keeps the source's database, roles and data.
+        ``before`` outside ``restorable_window`` raises ClusterError and changes nothing."""
         check_cluster_id(cluster_id)
         source = self._meta(source_id)
         if before is not None and before.tzinfo is None:
@@ -620,6 +633,8 @@ class ClusterManager:
         return True
 
     def reboot(self, cluster_id: str, *, failover: bool = False) -> ClusterInfo:
+        """Restart the primary; with ``failover`` (HA only) promote the standby onto the primary's port, then a new
+        standby follows it on the standby port. The timeline increases by one."""
         with self._lock(cluster_id):
             meta = self._meta(cluster_id)
             primary = self._node_dir(cluster_id, meta["primary_node"])
@@ -646,6 +661,7 @@ class ClusterManager:
             return self.info(cluster_id)
 
     def destroy(self, cluster_id: str) -> None:
+        """Stop both nodes and remove the cluster's folder; nothing to do if it is gone."""
         with self._lock(cluster_id):
             if not self._dir(cluster_id).exists():
                 return
@@ -674,6 +690,7 @@ class ClusterManager:
         return 0
 
     def list(self) -> list[ClusterInfo]:
+        """Every cluster under root, by id."""
         if not self.root.exists():
             return []
         return [self.info(p.parent.name) for p in sorted(self.root.glob("*/meta.json"))]
@@ -685,24 +702,29 @@ class ClusterManager:
             yield self._node_dir(cluster_id, meta["standby_node"])
 
     def start(self, cluster_id: str) -> None:
+        """Start the primary, then the standby (if any); running nodes are left alone."""
         with self._lock(cluster_id):
             for data in self._nodes(cluster_id):
                 self._start_node(data)
 
     def stop(self, cluster_id: str) -> None:
+        """Stop the standby, then the primary (fast shutdown, immediate if that hangs)."""
         with self._lock(cluster_id):
             for data in reversed(list(self._nodes(cluster_id))):
                 self._stop_node(data)
 
     def ensure_running(self) -> None:
+        """Start every cluster not running, after a crash or a stop; stale pid files are removed."""
         for info in self.list():
             self.start(info.cluster_id)
 
     def stop_all(self) -> None:
+        """Stop every cluster: no Postgres process of this root is left."""
         for info in self.list():
             self.stop(info.cluster_id)
 
     def pids(self) -> dict[str, int]:
+        """Running postmasters: ``{cluster_id: pid, "<cluster_id>:standby": pid}``."""
         found: dict[str, int] = {}
         for meta_file in sorted(self.root.glob("*/meta.json")) if self.root.exists() else []:
             cluster_id = meta_file.parent.name
@@ -714,6 +736,7 @@ class ClusterManager:
         return found
 
     def superuser_conninfo(self, cluster_id: str) -> dict[str, str | int]:
+        """libpq parameters of the administrator (host, port, user, password, dbname): for the sandbox only."""
         meta = self._meta(cluster_id)
         return {"host": "127.0.0.1", "port": meta["port"], "user": SUPERUSER, "password": meta["password"],
                 "dbname": meta["dbname"]}
