@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -194,6 +195,18 @@ def test_crashed_cluster_is_restarted(manager: ClusterManager, primary: dict, ke
     fresh.ensure_running()
     assert fresh.info("primary").running
     assert rows(key_uri(primary), "select count(*) from providers") == [(dataset.ROWS["providers"],)]
+
+
+def test_one_broken_cluster_does_not_keep_the_others_down(manager: ClusterManager, primary: dict) -> None:
+    manager.create("broken", dbname="rdsbroker_broken")
+    manager.stop("broken")
+    shutil.rmtree(manager.root / "broken" / "node-a")  # its data is lost
+    manager.stop("primary")
+    with pytest.raises(ClusterError, match=r"could not start 1 cluster\(s\); destroy or fix them:\nbroken: "):
+        manager.ensure_running()
+    assert manager.info("primary").running and not manager.info("broken").running
+    manager.destroy("broken")
+    manager.ensure_running()
 
 
 def test_stop_all_leaves_no_postgres(manager: ClusterManager, primary: dict) -> None:

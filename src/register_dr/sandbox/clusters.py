@@ -24,7 +24,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -691,9 +691,14 @@ class ClusterManager:
 
     def list(self) -> list[ClusterInfo]:
         """Every cluster under root, by id."""
-        if not self.root.exists():
-            return []
-        return [self.info(p.parent.name) for p in sorted(self.root.glob("*/meta.json"))]
+        found = []
+        for cluster_id in self._ids():
+            try:
+                found.append(self.info(cluster_id))
+            except ClusterError:
+                if self.exists(cluster_id):
+                    raise  # destroyed meanwhile otherwise
+        return found
 
     def _nodes(self, cluster_id: str) -> Iterator[Path]:
         meta = self._meta(cluster_id)
@@ -714,25 +719,38 @@ class ClusterManager:
                 self._stop_node(data)
 
     def ensure_running(self) -> None:
-        """Start every cluster not running, after a crash or a stop; stale pid files are removed."""
-        for info in self.list():
-            self.start(info.cluster_id)
+        """Start every cluster not running, after a crash or a stop; stale pid files are removed. One cluster that
+        cannot start does not keep the others down: the failures are raised together at the end."""
+        self._each(self.start, "start")
 
     def stop_all(self) -> None:
         """Stop every cluster: no Postgres process of this root is left."""
-        for info in self.list():
-            self.stop(info.cluster_id)
+        self._each(self.stop, "stop")
+
+    def _ids(self) -> list[str]:
+        return [p.parent.name for p in sorted(self.root.glob("*/meta.json"))] if self.root.exists() else []
+
+    def _each(self, action: Callable[[str], None], verb: str) -> None:
+        failures = []
+        for cluster_id in self._ids():
+            try:
+                action(cluster_id)
+            except (ClusterError, OSError) as exc:
+                failures.append(f"{cluster_id}: {exc}")
+        if failures:
+            raise ClusterError(f"could not {verb} {len(failures)} cluster(s); destroy or fix them:\n"
+                               + "\n".join(failures))
 
     def pids(self) -> dict[str, int]:
         """Running postmasters: ``{cluster_id: pid, "<cluster_id>:standby": pid}``."""
         found: dict[str, int] = {}
-        for meta_file in sorted(self.root.glob("*/meta.json")) if self.root.exists() else []:
-            cluster_id = meta_file.parent.name
-            for data in self._nodes(cluster_id):
-                pid = self._node_pid(data)
-                if pid:
-                    key = cluster_id if data.name == self._meta(cluster_id)["primary_node"] else f"{cluster_id}:standby"
-                    found[key] = pid
+        for cluster_id in self._ids():
+            with contextlib.suppress(ClusterError):  # destroyed meanwhile
+                primary, *standby = self._nodes(cluster_id)
+                for key, data in ((cluster_id, primary), *((f"{cluster_id}:standby", d) for d in standby)):
+                    pid = self._node_pid(data)
+                    if pid:
+                        found[key] = pid
         return found
 
     def superuser_conninfo(self, cluster_id: str) -> dict[str, str | int]:
