@@ -129,7 +129,9 @@ action:
   type: str
   returned: always
 job:
-  description: The final state of the CF job of the operation, when there was one.
+  description:
+    - The final state of the CF job of the operation, when there was one; with O(wait=false), only its C(href) to
+      follow it with.
   type: dict
   returned: when an asynchronous operation ran
 deleted_keys:
@@ -215,7 +217,8 @@ class ServiceInstance(object):
         if status != 202 or not location:
             return None
         if not self.p["wait"]:
-            return {"href": location}
+            self.result["job"] = {"href": location}
+            return self.result["job"]
         waited = time.time()
         job = self.client.wait_job(location, self.p["wait_timeout"])
         self.result["timings"]["waited"] = round(self.result["timings"].get("waited", 0) + time.time() - waited, 2)

@@ -33,7 +33,8 @@ options:
     default: present
   return_credentials:
     description:
-      - Return the key's credentials as RV(credentials). They are secrets; run the task with C(no_log=true).
+      - Return the key's credentials as RV(credentials). They are secrets, so the task must run with
+        C(no_log=true); without it the module fails before changing anything.
     type: bool
     default: false
   wait_timeout:
@@ -96,6 +97,10 @@ from ansible_collections.register.dr.plugins.module_utils.cf import (
 )
 
 
+def _location(headers):
+    return headers.get("Location") or headers.get("location")
+
+
 def _find(client, instance_guid, name):
     for key in client.keys(instance_guid):
         if key["name"] == name:
@@ -105,6 +110,9 @@ def _find(client, instance_guid, name):
 
 def run(module, client):
     p = module.params
+    if p["return_credentials"] and not module.no_log:
+        raise CFModuleError("return_credentials=true returns the key's password: set `no_log: true` on the task "
+                            "(nothing was changed)")
     space = client.space()
     instance = client.service_instance(space["guid"], p["service_instance"])
     result = dict(changed=False, key=None)
@@ -120,7 +128,7 @@ def run(module, client):
         result["changed"] = True
         if not module.check_mode:
             _status, _data, headers = client.call("DELETE", "/v3/service_credential_bindings/%s" % key["guid"])
-            client.wait_job(headers.get("Location") or headers.get("location"), p["wait_timeout"])
+            client.wait_job(_location(headers), p["wait_timeout"])
         return result
     if key is None:
         result["changed"] = True
@@ -129,7 +137,7 @@ def run(module, client):
         _status, _data, headers = client.call("POST", "/v3/service_credential_bindings", body={
             "type": "key", "name": p["name"],
             "relationships": {"service_instance": {"data": {"guid": instance["guid"]}}}})
-        client.wait_job(headers.get("Location") or headers.get("location"), p["wait_timeout"])
+        client.wait_job(_location(headers), p["wait_timeout"])
         key = _find(client, instance["guid"], p["name"])
     result["key"] = {"guid": key["guid"], "name": key["name"], "service_instance_guid": instance["guid"]}
     if p["return_credentials"]:
