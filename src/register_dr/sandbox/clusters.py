@@ -6,6 +6,11 @@ superuser password, backup times; mode 0600). Everything is on disk, so a new ``
 (after a crash) knows every cluster. Point-in-time restore is the real thing: a base backup plus archived WAL
 replayed to ``recovery_target_time``.
 
+Every database gets what the paas-rds-broker puts there, owned by the administrator: the public schema, the group
+roles (a key's login is a member of the manager role), the event triggers ``reassign_owned`` (objects a key creates
+go to the manager role), ``make_readable`` and ``forbid_ddl_reader`` with their functions, and the extensions asked
+for. A restore of a nightly dump as a key's user therefore raises the runbook's expected errors, and only those.
+
 initdb runs once into a template that is copied for each cluster. When run as root, Postgres runs as ``nobody``.
 """
 
@@ -168,6 +173,7 @@ class ClusterManager:
         self._locks: dict[str, threading.RLock] = {}
         self._locks_guard = threading.Lock()
         self._extensions_installed = False
+        self._handed_ports: set[int] = set()
 
     # --- process plumbing -------------------------------------------------------------------------------------
     def _owner_ids(self) -> tuple[int, int] | None:
@@ -424,11 +430,24 @@ class ClusterManager:
                     self._make_standby(cluster_id)
             return self.info(cluster_id)
 
+    def _new_port(self) -> int:
+        """A free port no cluster of this root holds (a stopped cluster keeps its port for its next start)."""
+        with self._locks_guard:
+            taken = set(self._handed_ports)
+            for cluster_id in self._ids():
+                with contextlib.suppress(ClusterError, ValueError):
+                    meta = self._meta(cluster_id)
+                    taken.update({meta["port"], meta.get("standby_port")})
+            while (port := _free_port()) in taken:
+                pass
+            self._handed_ports.add(port)
+            return port
+
     def _new_meta(self, cluster_id: str, *, dbname: str, ha: bool, password: str,
                   restored_from: dict | None = None) -> dict:
         return {
-            "cluster_id": cluster_id, "dbname": dbname, "ha": ha, "port": _free_port(),
-            "standby_port": _free_port() if ha else None, "password": password,
+            "cluster_id": cluster_id, "dbname": dbname, "ha": ha, "port": self._new_port(),
+            "standby_port": self._new_port() if ha else None, "password": password,
             "primary_node": "node-a", "standby_node": None, "backups": [], "created": _now().isoformat(),
             "restored_from": restored_from,
         }
