@@ -88,13 +88,15 @@ def test_point_in_time_restore_keeps_rows_before_and_drops_rows_after(
         conn.execute("delete from trainees where id % 2 = 0")
     time.sleep(1.2)
     started = time.monotonic()
-    info = manager.restore_point_in_time("restored", source_id="primary", before=target)
-    print(f"point-in-time restore ready in {time.monotonic() - started:.2f}s")
+    info = manager.restore_point_in_time("restored", source_id="primary", before=target, ha=True)
+    print(f"point-in-time restore (with its standby) ready in {time.monotonic() - started:.2f}s")
     restored = key_uri(primary, info.port)
     assert rows(restored, "select label from marks order by id") == [("kept",)]
     assert rows(restored, "select count(*) from trainees") == [(dataset.ROWS["trainees"],)]
     assert info.port != primary["port"] and info.dbname == primary["name"]
     assert info.timeline > manager.info("primary").timeline
+    assert info.ha and info.standby_port and "restored:standby" in manager.pids()
+    assert rows(key_uri(primary, info.standby_port), "select pg_is_in_recovery(), count(*) from marks") == [(True, 1)]
     # The restored cluster is a cluster of its own: writable, and restorable in its turn.
     with psycopg.connect(restored, autocommit=True) as conn:
         conn.execute("insert into marks (label) values ('after restore')")
