@@ -1,0 +1,258 @@
+"""The scenario playbooks run end to end with ansible-playbook, exactly as the README says, against a sandbox of
+their own (brought up once per session in a temporary home, so these tests never disturb the shared one).
+
+Everything is observed from outside, as an operator would: the CF v3 API over HTTP, the databases through service
+key logins, the blobs in Azurite, the artifacts the playbooks write."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+from azure.storage.blob import BlobServiceClient
+
+from register_dr.sandbox import control, dataset
+from register_dr.sandbox.client import SandboxClient
+from register_dr.sandbox.control import Endpoints, connection_string
+from register_dr.sandbox.secrets import SandboxSecrets
+from register_dr.sandbox.world import ENVIRONMENTS, environment
+from register_dr.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = REPO / ".venv" / "bin"
+RECAP = re.compile(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
+
+
+@dataclass
+class Run:
+    """One ansible-playbook run: its exit code, output and the incident timeline it wrote."""
+
+    returncode: int
+    output: str
+    artifacts: Path
+    killed: bool = False
+
+    @property
+    def recap(self) -> dict[str, int]:
+        match = RECAP.search(self.output)
+        assert match, self.output[-3000:]
+        return dict(zip(("ok", "changed", "unreachable", "failed"), map(int, match.groups()), strict=True))
+
+    @property
+    def timeline(self) -> dict:
+        return json.loads((self.artifacts / "timeline.json").read_text())
+
+    def steps(self) -> list[str]:
+        return [step["step"] for step in self.timeline["steps"]]
+
+
+@dataclass
+class Platform:
+    """The running sandbox and the ways these tests act on it and look at it."""
+
+    settings: Settings
+    env: dict[str, str]
+    tmp: Path
+    client: SandboxClient = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.client = SandboxClient.from_settings(self.settings)
+
+    # --- running playbooks, as the README says ---------------------------------------------------------------
+    def command(self, inventory: str, playbook: str, *extra: str) -> list[str]:
+        return [str(BIN / "ansible-playbook"), "-i", f"inventories/{inventory}", "-i", "inventories/sandbox",
+                f"playbooks/{playbook}.yml", *extra]
+
+    def process_env(self, **overrides: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "CF_", "AZURE_"))}
+        env.update(self.env)
+        env.update(PATH=f"{BIN}:{env.get('PATH', '/usr/bin:/bin')}", ANSIBLE_HOME=str(self.tmp / "ansible-home"),
+                   ANSIBLE_NOCOLOR="1", PYTHONUNBUFFERED="1", ANSIBLE_FORCE_COLOR="0")
+        env.update(overrides)
+        return env
+
+    def artifacts_dir(self) -> Path:
+        return self.tmp / "artifacts" / uuid.uuid4().hex[:8]
+
+    def play(self, inventory: str, playbook: str, *extra: str, kill_at: str | None = None, kill_after: float = 0.5,
+             env: dict[str, str] | None = None, timeout: float = 900) -> Run:
+        """Run a playbook to its end, or kill it (the whole process group) once a line matching ``kill_at``
+        is printed and ``kill_after`` seconds have passed, as a crash or a lost terminal would."""
+        artifacts = self.artifacts_dir()
+        cmd = self.command(inventory, playbook, *extra, "-e", f"artifacts_dir={artifacts}")
+        proc = subprocess.Popen(cmd, cwd=REPO, env=self.process_env(**(env or {})), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, start_new_session=True)
+        lines: list[str] = []
+        killed = False
+        timer = threading.Timer(timeout, lambda: os.killpg(proc.pid, signal.SIGKILL))
+        timer.start()
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                lines.append(line)
+                if kill_at and not killed and re.search(kill_at, line):
+                    time.sleep(kill_after)
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    killed = True
+            proc.wait()
+        finally:
+            timer.cancel()
+        if kill_at:
+            assert killed, f"the run never reached {kill_at!r}:\n" + "".join(lines)[-3000:]
+        return Run(proc.returncode, "".join(lines), artifacts, killed)
+
+    # --- looking at the platform -----------------------------------------------------------------------------
+    def instance(self, env_name: str, name: str | None = None) -> dict | None:
+        env = environment(env_name)
+        found = self.client.get("/v3/service_instances", names=name or env.service,
+                                space_guids=self.client.space_guid(env.space))["resources"]
+        return found[0] if found else None
+
+    def parameters(self, guid: str) -> dict:
+        return self.client.get(f"/v3/service_instances/{guid}/parameters")
+
+    def keys(self, guid: str) -> list[str]:
+        found = self.client.get("/v3/service_credential_bindings", service_instance_guids=guid, type="key")
+        return sorted(binding["name"] for binding in found["resources"])
+
+    def credentials(self, env_name: str, name: str | None = None) -> dict:
+        env = environment(env_name)
+        return self.client.key_credentials(env.space, name or env.service, name or env.service)
+
+    def checksums(self, env_name: str) -> dict[str, tuple[int, str]]:
+        return dataset.table_checksums(self.credentials(env_name))
+
+    def snapshot(self) -> dict:
+        """The whole platform: the CF world (instances, keys, routes...) and every blob with its etag."""
+        world = httpx.get(f"{self.env['CF_API']}/_sandbox/snapshot", timeout=30).json()
+        blobs = {}
+        secrets = SandboxSecrets.load(self.settings)
+        endpoints = Endpoints.load(self.settings)
+        for account in endpoints.accounts:
+            service = BlobServiceClient.from_connection_string(connection_string(endpoints, secrets, account))
+            for container in service.list_containers():
+                for blob in service.get_container_client(container.name).list_blobs():
+                    blobs[f"{account}/{container.name}/{blob.name}"] = blob.etag
+        return {"world": world, "blobs": blobs}
+
+    def state_blob(self, env_name: str) -> dict:
+        env = environment(env_name)
+        secrets = SandboxSecrets.load(self.settings)
+        endpoints = Endpoints.load(self.settings)
+        service = BlobServiceClient.from_connection_string(
+            connection_string(endpoints, secrets, env.state.account))
+        return json.loads(service.get_blob_client(env.state.container, env.state.key).download_blob().readall())
+
+    # --- disasters --------------------------------------------------------------------------------------------
+    def module(self, module: str, **args: object) -> dict:
+        """Run one register.dr module ad hoc (the disasters are made through the real API too)."""
+        cmd = [str(BIN / "ansible"), "localhost", "-i", "localhost,", "-c", "local", "-o",
+               "-e", f"ansible_python_interpreter={BIN / 'python'}", "-m", f"register.dr.{module}",
+               "-a", json.dumps(args)]
+        proc = subprocess.run(cmd, cwd=REPO, env=self.process_env(), capture_output=True, text=True, timeout=600,
+                              check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return json.loads(proc.stdout.split("=>", 1)[1])
+
+    def lose_instance(self, env_name: str) -> None:
+        env = environment(env_name)
+        self.module("cf_service_instance", name=env.service, space=env.space, state="absent")
+
+    def nightly_backup(self, env_name: str) -> None:
+        proc = subprocess.run([str(BIN / "register-dr"), "sandbox", "nightly-backup", "--env", env_name,
+                               "--home", str(self.settings.home)], cwd=REPO, env=self.process_env(),
+                              capture_output=True, text=True, timeout=300, check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    def secrets(self) -> list[str]:
+        """Every secret an artifact must never hold."""
+        secrets = SandboxSecrets.load(self.settings)
+        values = [self.env["CF_PASSWORD"], *secrets.storage_accounts.values()]
+        return [v for v in values if v]
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        if line.startswith("export "):
+            key, _, value = line.removeprefix("export ").partition("=")
+            values[key] = value.strip("'")
+    return values
+
+
+@pytest.fixture(scope="session")
+def platform() -> Iterator[Platform]:
+    root = Path(tempfile.mkdtemp(prefix="register-dr-scenarios-", dir="/var/tmp" if os.geteuid() == 0 else None))
+    root.chmod(0o755)
+    settings = Settings.from_env(root / "sandbox")
+    try:
+        control.up(settings)
+        yield Platform(settings, _read_env_file(settings.env_file), root)
+    finally:
+        try:
+            control.down(settings)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+class Recorder(ThreadingHTTPServer):
+    """A real HTTP endpoint that records what it is sent (a Slack webhook, or a CF API that must not be called)."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict] = []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _record(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length).decode() if length else ""
+                recorder.requests.append({"method": self.command, "path": self.path, "body": body})
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            do_GET = do_POST = do_PATCH = do_DELETE = _record  # noqa: N815
+
+            def log_message(self, *_args: object) -> None:
+                return
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+@pytest.fixture()
+def recorder() -> Iterator[Recorder]:
+    server = Recorder()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def today() -> str:
+    return dt.datetime.now(dt.UTC).date().isoformat()
+
+
+PRODUCTION = ENVIRONMENTS["production"]

@@ -1,0 +1,51 @@
+"""Loss of the database instance: recreate it and restore the nightly backup, as the on-call engineer runs it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from .conftest import Platform, Recorder, today
+
+pytestmark = pytest.mark.sandbox
+
+RESTORE = ("-e", "confirm_restore=YES", "-e", "auto_approve=true", "-e", f"backup_date={today()}")
+
+
+def test_lost_production_instance_comes_back_with_identical_tables(platform: Platform, recorder: Recorder) -> None:
+    platform.nightly_backup("production")
+    before = platform.checksums("production")
+    lost = platform.instance("production")
+    platform.lose_instance("production")
+    assert platform.instance("production") is None
+
+    run = platform.play("production", "lost_instance", "-e", "confirm_production=YES", *RESTORE,
+                        env={"SLACK_WEBHOOK_URL": f"{recorder.url}/services/T000/B000/secret"})
+
+    assert run.returncode == 0, run.output[-3000:]
+    back = platform.instance("production")
+    assert back is not None and back["guid"] != lost["guid"]
+    assert back["last_operation"]["state"] == "succeeded"
+    assert platform.checksums("production") == before
+    assert platform.keys(back["guid"]) == sorted(["register-postgres-13-production",
+                                                  "register-postgres-13-production-blazer"])
+    timeline = run.timeline
+    assert timeline["outcome"] == "succeeded" and timeline["scenario"] == "lost_instance"
+    assert run.steps() == ["preflight", "notify_freeze", "maintenance_on", "confirm_instance_lost",
+                           "recreate_instance", "restore_nightly_backup", "recreate_keys", "maintenance_off",
+                           "notify_done"]
+    restore = timeline["steps"][5]
+    assert restore["details"]["backup"]["name"] == f"register_prod_{today()}.tar.gz"
+    assert restore["details"]["tables"] and all(t["match"] for t in restore["details"]["tables"])
+    assert all(step["finished_at"].endswith("Z") for step in timeline["steps"])
+    assert [json.loads(r["body"])["text"].split()[0] for r in recorder.requests] == [":rotating_light:",
+                                                                                   ":white_check_mark:"]
+    assert "Freeze the pipeline" in json.loads(recorder.requests[0]["body"])["text"]
+    written = "".join(p.read_text() for p in run.artifacts.iterdir()) + run.output
+    for secret in [*platform.secrets(), "services/T000/B000/secret", platform.credentials("production")["password"]]:
+        assert secret not in written
+
+    again = platform.play("production", "lost_instance", "-e", "confirm_production=YES", *RESTORE)
+    assert again.returncode == 0 and again.recap["changed"] == 0, again.output[-3000:]
+    assert platform.instance("production")["guid"] == back["guid"]
