@@ -104,7 +104,7 @@ def sandbox_nightly_backup(home: str | None, env_name: str, date_text: str | Non
     """Take a nightly backup exactly as the real nightly job does (pg_dump flags, .sql in .tar.gz, blob name)."""
     from register_dr.sandbox.client import SandboxClient
     from register_dr.sandbox.control import Endpoints, SandboxError, connection_string
-    from register_dr.sandbox.nightly import nightly_backup
+    from register_dr.sandbox.nightly import NightlyBackupError, nightly_backup
     from register_dr.sandbox.secrets import SandboxSecrets
     from register_dr.sandbox.world import environment
 
@@ -128,7 +128,7 @@ def sandbox_nightly_backup(home: str | None, env_name: str, date_text: str | Non
             connection_string=connection_string(Endpoints.load(settings), SandboxSecrets.load(settings)),
             container=env.backup_container, prefix=env.backup_prefix, date=date,
         )
-    except (SandboxError, FileNotFoundError) as exc:
+    except (SandboxError, FileNotFoundError, NightlyBackupError, ValueError) as exc:
         console.print(f"[red]nightly backup failed:[/red] {exc}")
         sys.exit(1)
     console.print(f"uploaded {env.backup_container}/{made['name']} ({made['size']} bytes, {made['duration']:.1f}s)")
