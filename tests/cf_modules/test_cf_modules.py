@@ -98,8 +98,11 @@ def test_a_playbook_of_the_modules_changes_then_converges(books: Playbooks) -> N
     assert results["info"]["exists"] and results["info"]["instance"]["plan"] == "tiny-unencrypted-13"
     assert results["info"]["instance"]["last_operation"]["state"] == "succeeded"
     assert results["app"]["image_tag"] == ENVIRONMENTS["qa"].image_tag
-    second, _ = books.run(tasks)
+    assert results["info"]["instance"]["parameters"]["enable_extensions"] == ["citext"]
+    books.arm({"kind": "http", "method": "GET", "path": "/parameters$", "status": 502, "count": 2})
+    second, again = books.run(tasks)
     assert second.returncode == 0 and recap(second)["changed"] == 0
+    assert again["info"]["instance"]["parameters"] == results["info"]["instance"]["parameters"]  # burst retried
     books.run([task("delete", "cf_service_instance", {"name": name, "space": "bat-qa", "state": "absent"})])
 
 
@@ -291,3 +294,15 @@ def test_credentials_without_no_log_are_refused_and_nothing_changes(books: Playb
     assert proc.returncode != 0
     assert "return_credentials=true returns the key's password: set `no_log: true` on the task" in proc.stdout
     assert snapshot(books) == before
+
+
+def test_a_lasting_failure_on_parameters_is_not_hidden(books: Playbooks) -> None:
+    from register_dr.sandbox.client import SandboxClient
+
+    qa = ENVIRONMENTS["qa"]
+    guid = SandboxClient.from_settings(books.sandbox.settings).service_instance(qa.space, qa.service)["guid"]
+    books.arm({"kind": "http", "method": "GET", "path": "/parameters$", "status": 502, "count": 2})
+    lasting, _ = books.run([task("info", "cf_service_instance_info", {
+        "name": qa.service, "space": qa.space, "request_retries": 1})])
+    assert lasting.returncode != 0
+    assert f"GET /v3/service_instances/{guid}/parameters failed: HTTP 502 10001 CF-ServiceUnavailable" in lasting.stdout

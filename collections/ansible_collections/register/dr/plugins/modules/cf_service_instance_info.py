@@ -79,8 +79,14 @@ instance:
       type: list
       elements: str
     parameters:
-      description: The broker's parameters of the instance.
+      description:
+        - The broker's parameters of the instance; null when the platform cannot give them now (for example while
+          an operation runs), with the reason in RV(instance.parameters_unavailable).
+        - A failure of the platform (HTTP 5xx) is retried, then fails the task rather than returning no parameters.
       type: dict
+    parameters_unavailable:
+      description: Why the parameters could not be read, when they could not.
+      type: str
 space_guid:
   description: The guid of the space searched.
   type: str
@@ -90,11 +96,23 @@ space_guid:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.register.dr.plugins.module_utils.cf import (
+    CFApiError,
     CFClient,
     CFModuleError,
     cf_argument_spec,
     instance_summary,
 )
+
+
+def parameters(client, guid):
+    """The broker's parameters and None, or None and why the platform cannot give them now (5xx raise)."""
+    try:
+        path = "/v3/service_instances/%s/parameters" % guid
+        return client.call("GET", path, accept=(200,), conflict_timeout=0)[1], None
+    except CFApiError as exc:
+        if exc.status >= 500:
+            raise
+        return None, exc.msg
 
 
 def read(client, params):
@@ -107,9 +125,9 @@ def read(client, params):
     summary = instance_summary(instance, plan["name"])
     summary["offering"] = offering["name"]
     if params["include_parameters"]:
-        status, data, _headers = client.call("GET", "/v3/service_instances/%s/parameters" % instance["guid"],
-                                             accept=(200, 404, 502))
-        summary["parameters"] = data if status == 200 else {}
+        summary["parameters"], unavailable = parameters(client, instance["guid"])
+        if unavailable:
+            summary["parameters_unavailable"] = unavailable
     return dict(changed=False, exists=True, instance=summary, space_guid=space["guid"])
 
 

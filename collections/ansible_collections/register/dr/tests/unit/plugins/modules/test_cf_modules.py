@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.register.dr.plugins.module_utils.cf import CFClient, CFModuleError
-from ansible_collections.register.dr.plugins.modules import cf_app_info, cf_route, cf_service_instance, cf_service_key
+from ansible_collections.register.dr.plugins.module_utils.cf import CFApiError, CFClient, CFModuleError
+from ansible_collections.register.dr.plugins.modules import (
+    cf_app_info,
+    cf_route,
+    cf_service_instance,
+    cf_service_instance_info,
+    cf_service_key,
+)
 
 API = "https://api.example.test"
 SPACE = {"guid": "space-1", "name": "bat-qa"}
@@ -152,3 +158,49 @@ def test_route_check_mode_shows_the_app_it_would_add():
 ])
 def test_image_tag_is_what_follows_the_last_colon_of_the_name(image, tag):
     assert cf_app_info.image_tag(image) == tag
+
+
+def info_params(**given):
+    return {"name": "db", "include_parameters": True, **given}
+
+
+class ParametersCF(FakeCF):
+    def __init__(self, answer):
+        super().__init__(instances=[instance("g1", "db")])
+        self.answer = answer
+
+    def request(self, method, url, body=None, params=None):
+        path = url.replace(API, "")
+        if path == "/v3/service_instances/g1/parameters":
+            self.requests.append((method, path, params))
+            return self.answer
+        if path == "/v3/service_offerings/off-1":
+            return 200, {"guid": "off-1", "name": "postgres"}, {}
+        return super().request(method, url, body, params)
+
+
+def test_info_returns_the_broker_parameters():
+    cf = ParametersCF((200, {"restore_from_point_in_time_of": "g0"}, {}))
+    module = Module(**info_params())
+    result = cf_service_instance_info.read(CFClient(module, transport=cf), module.params)
+    assert result["instance"]["parameters"] == {"restore_from_point_in_time_of": "g0"}
+    assert result["instance"]["offering"] == "postgres" and "parameters_unavailable" not in result["instance"]
+
+
+def test_info_says_why_parameters_are_unavailable_instead_of_inventing_none():
+    busy = (409, {"errors": [{"code": 60016, "title": "CF-AsyncServiceInstanceOperationInProgress",
+                              "detail": "An operation for service instance db is in progress."}]}, {})
+    cf = ParametersCF(busy)
+    module = Module(**info_params())
+    result = cf_service_instance_info.read(CFClient(module, transport=cf, sleep=lambda _s: None), module.params)
+    assert result["instance"]["parameters"] is None
+    assert "An operation for service instance db is in progress" in result["instance"]["parameters_unavailable"]
+    assert len([r for r in cf.requests if r[1].endswith("/parameters")]) == 1
+
+
+def test_info_fails_when_the_platform_keeps_failing_on_parameters():
+    cf = ParametersCF((502, {"errors": [{"code": 10001, "title": "CF-ServiceBrokerBadResponse", "detail": "x"}]}, {}))
+    module = Module(**info_params(request_retries=1))
+    with pytest.raises(CFApiError, match="HTTP 502 10001 CF-ServiceBrokerBadResponse"):
+        cf_service_instance_info.read(CFClient(module, transport=cf, sleep=lambda _s: None), module.params)
+    assert len([r for r in cf.requests if r[1].endswith("/parameters")]) == 2
