@@ -1,0 +1,83 @@
+"""A playbook killed at any step and run again converges to the same end state: each run below is killed at the
+next step (the whole process group, mid-task), the next run picks up from what the last one left."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import psycopg
+import pytest
+
+from register_dr.sandbox.pgbin import conninfo_params
+
+from .conftest import Platform, today
+
+pytestmark = pytest.mark.sandbox
+
+LOST_INSTANCE_STEPS = [
+    r"TASK \[recreate_instance : Create the instance through the Cloud Foundry API",
+    r"TASK \[restore_nightly_backup : Stream the backup into the emptied database",
+    r"TASK \[restore_nightly_backup : Drop the restore key",
+    r"TASK \[recreate_instance : Create the service keys",
+]
+
+DATA_LOSS_STEPS = [
+    r"TASK \[point_in_time_restore : Rename the damaged instance",
+    r"TASK \[point_in_time_restore : Remove the instance from the Terraform state",
+    r"TASK \[recreate_instance : Create the instance through the Cloud Foundry API",
+    r"TASK \[recreate_instance : Create the service keys",
+    r"TASK \[recreate_instance : Get the app key's connection details",
+]
+
+
+def test_lost_instance_killed_at_every_step_converges(platform: Platform) -> None:
+    before = platform.checksums("qa")
+    platform.lose_instance("qa")
+    args = ("-e", "confirm_restore=YES", "-e", "auto_approve=true", "-e", f"backup_date={today()}")
+    for step in LOST_INSTANCE_STEPS:
+        killed = platform.play("qa", "lost_instance", *args, kill_at=step, kill_after=1.0)
+        assert killed.killed and killed.returncode != 0
+
+    final = platform.play("qa", "lost_instance", *args)
+
+    assert final.returncode == 0, final.output[-3000:]
+    instance = platform.instance("qa")
+    assert instance["last_operation"]["state"] == "succeeded"
+    assert platform.keys(instance["guid"]) == ["register-postgres-13-qa", "register-postgres-13-qa-blazer"]
+    assert platform.checksums("qa") == before
+    settled = platform.play("qa", "lost_instance", *args)
+    assert settled.returncode == 0 and settled.recap["changed"] == 0, settled.output[-3000:]
+
+
+def test_data_loss_killed_at_every_step_converges(platform: Platform) -> None:
+    creds = platform.credentials("production")
+    with psycopg.connect(**conninfo_params(creds), autocommit=True) as conn:
+        good = conn.execute("SELECT count(*) FROM audits").fetchone()[0]
+    time.sleep(1.5)
+    snapshot = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    time.sleep(1.5)
+    with psycopg.connect(**conninfo_params(creds), autocommit=True) as conn:
+        conn.execute("DELETE FROM audits")
+    damaged = platform.instance("production")
+    time.sleep(2.5)
+    args = ("-e", f"snapshot_time={snapshot:%Y-%m-%dT%H:%M:%S}", "-e", "snapshot_timezone=UTC",
+            "-e", "confirm_restore=YES", "-e", "confirm_production=YES", "-e", "auto_approve=true")
+    for step in DATA_LOSS_STEPS:
+        killed = platform.play("production", "data_loss", *args, kill_at=step, kill_after=1.0)
+        assert killed.killed and killed.returncode != 0
+
+    final = platform.play("production", "data_loss", *args)
+
+    assert final.returncode == 0, final.output[-3000:]
+    old = platform.instance("production", "register-postgres-13-production-old")
+    assert old is not None and old["guid"] == damaged["guid"]
+    new = platform.instance("production")
+    assert platform.parameters(new["guid"])["restore_from_point_in_time_of"] == damaged["guid"]
+    assert platform.parameters(new["guid"])["restore_from_point_in_time_before"] == f"{snapshot:%Y-%m-%d %H:%M:%S}"
+    with psycopg.connect(**conninfo_params(platform.credentials("production")), autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM audits").fetchone()[0] == good
+    settled = platform.play("production", "data_loss", *args)
+    assert settled.returncode == 0 and settled.recap["changed"] == 0, settled.output[-3000:]
+    tidy = platform.play("production", "tidy_up", "-e", "confirm_production=YES", "-e", "auto_approve=true")
+    assert tidy.returncode == 0 and platform.instance("production", "register-postgres-13-production-old") is None

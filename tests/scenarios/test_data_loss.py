@@ -1,0 +1,94 @@
+"""Data loss: recover to a local (British Summer Time) time, keep the damaged instance as -old, tidy it up only
+after the operator confirms."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pexpect
+import psycopg
+import pytest
+
+from register_dr.sandbox.pgbin import conninfo_params
+
+from .conftest import REPO, Platform
+
+pytestmark = pytest.mark.sandbox
+OLD = "register-postgres-13-productiondata-old"
+GO = ("-e", "confirm_restore=YES", "-e", "confirm_production=YES", "-e", "auto_approve=true")
+
+
+def _execute(creds: dict, statement: str) -> None:
+    with psycopg.connect(**conninfo_params(creds), autocommit=True) as conn:
+        conn.execute(statement)
+
+
+def _rows(creds: dict, query: str) -> list[tuple]:
+    with psycopg.connect(**conninfo_params(creds), autocommit=True) as conn:
+        return conn.execute(query).fetchall()
+
+
+def test_data_loss_recovers_to_a_bst_time_and_keeps_the_old_instance(platform: Platform) -> None:
+    creds = platform.credentials("productiondata")
+    _execute(creds, "CREATE TABLE IF NOT EXISTS dr_probe (id int PRIMARY KEY, label text NOT NULL)")
+    _execute(creds, "INSERT INTO dr_probe VALUES (1, 'before')")
+    trainees = _rows(creds, "SELECT count(*) FROM trainees")[0][0]
+    time.sleep(1.5)
+    snapshot = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    time.sleep(1.5)
+    _execute(creds, "INSERT INTO dr_probe VALUES (2, 'after')")
+    _execute(creds, "DELETE FROM trainees")
+    damaged = platform.instance("productiondata")
+    time.sleep(2)
+    bst = snapshot.astimezone(dt.timezone(dt.timedelta(hours=1)))
+
+    run = platform.play("productiondata", "data_loss", "-e", f'snapshot_time="{bst:%Y-%m-%d %H:%M:%S}"',
+                        "-e", "snapshot_timezone=+01:00", *GO)
+
+    assert run.returncode == 0, run.output[-3000:]
+    old = platform.instance("productiondata", OLD)
+    assert old is not None and old["guid"] == damaged["guid"]
+    new = platform.instance("productiondata")
+    assert new["guid"] != damaged["guid"]
+    params = platform.parameters(new["guid"])
+    assert params["restore_from_point_in_time_of"] == damaged["guid"]
+    assert params["restore_from_point_in_time_before"] == f"{snapshot:%Y-%m-%d %H:%M:%S}"
+    restored = platform.credentials("productiondata")
+    assert _rows(restored, "SELECT id, label FROM dr_probe ORDER BY id") == [(1, "before")]
+    assert _rows(restored, "SELECT count(*) FROM trainees")[0][0] == trainees
+    assert _rows(creds, "SELECT count(*) FROM dr_probe")[0][0] == 2  # the damaged instance is kept as it was
+    recover_to = next(line for line in run.timeline["steps"][0]["details"]["plan"] if line.startswith("Recover"))
+    assert f"{bst:%Y-%m-%d %H:%M:%S}" in recover_to and "+01:00" in recover_to
+    assert recover_to.endswith(f"= {snapshot:%Y-%m-%d %H:%M:%S} UTC")
+    assert recover_to in run.output
+    assert "rename_damaged_instance" in run.steps() and run.timeline["outcome"] == "succeeded"
+
+
+def test_tidy_up_deletes_the_old_instance_only_after_confirmation(platform: Platform) -> None:
+    assert platform.instance("productiondata", OLD) is not None
+    unattended = platform.play("productiondata", "tidy_up", "-e", "confirm_production=YES")
+    assert unattended.returncode != 0
+    assert "Not confirmed" in unattended.output and unattended.timeline["outcome"] == "refused"
+    assert platform.instance("productiondata", OLD) is not None
+
+    assert _tidy_up_answering(platform, "no") != 0
+    assert platform.instance("productiondata", OLD) is not None
+
+    assert _tidy_up_answering(platform, "yes") == 0
+    assert platform.instance("productiondata", OLD) is None
+    assert platform.instance("productiondata")["last_operation"]["state"] == "succeeded"
+
+
+def _tidy_up_answering(platform: Platform, answer: str) -> int:
+    """Run tidy_up at a terminal, read the plan it shows, and answer its question."""
+    command = platform.command("productiondata", "tidy_up", "-e", "confirm_production=YES",
+                               "-e", f"artifacts_dir={platform.artifacts_dir()}")
+    child = pexpect.spawn(command[0], command[1:], cwd=str(REPO), env=platform.process_env(), encoding="utf-8",
+                          timeout=300)
+    child.expect(f"Delete {OLD} and its keys")
+    child.expect("Type yes to go on")
+    child.sendline(answer)
+    child.expect(pexpect.EOF)
+    child.close()
+    return child.exitstatus
