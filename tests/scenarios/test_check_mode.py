@@ -1,0 +1,35 @@
+"""--check is a full dry run of every playbook: it says what would change and changes nothing on the platform."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from .conftest import Platform, today
+
+pytestmark = pytest.mark.sandbox
+
+PLAYBOOKS = ["lost_instance", "data_loss", "reboot", "failover", "tidy_up", "maintenance"]
+
+
+def test_check_mode_of_every_playbook_changes_nothing(platform: Platform) -> None:
+    before = platform.snapshot()
+    moment = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%S")
+    inputs = ("--check", "-e", "confirm_restore=YES", "-e", f"backup_date={today()}", "-e", "maintenance=on",
+              "-e", f"snapshot_time={moment}", "-e", "snapshot_timezone=UTC")
+
+    runs = {name: platform.play("production", name, *inputs, "-e", "confirm_production=YES") for name in PLAYBOOKS}
+    runs["review_backup"] = platform.play("review", "review_backup", *inputs, "-e", "pr=1234")
+
+    for name, run in runs.items():
+        assert run.returncode == 0, f"{name}:\n{run.output[-3000:]}"
+        assert run.timeline["check_mode"] is True and run.timeline["outcome"] == "succeeded", name
+        assert "Check mode: a dry run, nothing will be changed" in run.output, name
+    assert platform.snapshot() == before
+    planned = {name: [s["step"] for s in run.timeline["steps"] if s["result"] == "planned"]
+               for name, run in runs.items()}
+    assert planned["data_loss"] == ["rename_damaged_instance", "remove_from_terraform_state", "recreate_instance",
+                                    "recreate_keys", "verify"]
+    assert planned["reboot"] == ["reboot"] and planned["failover"] == ["failover"]
+    assert planned["review_backup"] == ["review_backup"]
