@@ -12,9 +12,16 @@ import pytest
 
 from register_dr.sandbox.pgbin import conninfo_params
 
-from .conftest import Platform, today
+from .conftest import REPO, Platform, today
 
 pytestmark = pytest.mark.sandbox
+
+# data_loss removes the damaged instance from the Terraform state with register.dr.terraform_state_rm (issue 5);
+# until that module is in the collection, the playbook cannot load and these tests cannot run.
+NEEDS_TERRAFORM_STATE_RM = pytest.mark.skipif(
+    not (REPO / "collections/ansible_collections/register/dr/plugins/modules/terraform_state_rm.py").exists(),
+    reason="needs the register.dr.terraform_state_rm module (issue 5)",
+)
 
 LOST_INSTANCE_STEPS = [
     r"TASK \[recreate_instance : Create the instance through the Cloud Foundry API",
@@ -54,6 +61,7 @@ def test_lost_instance_killed_at_every_step_converges(platform: Platform) -> Non
     assert settled.returncode == 0 and settled.recap["changed"] == 0, settled.output[-3000:]
 
 
+@NEEDS_TERRAFORM_STATE_RM
 def test_data_loss_killed_at_every_step_converges(platform: Platform) -> None:
     creds = platform.credentials("production")
     with psycopg.connect(**conninfo_params(creds), autocommit=True) as conn:
