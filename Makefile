@@ -46,7 +46,7 @@ pytest: install
 	rm -rf $(TEST_HOME) && mkdir -p $(TEST_HOME) && chmod 755 $(TEST_HOME)
 	$(BIN)/register-dr sandbox up --home $(TEST_HOME)
 	REGISTER_DR_TEST_HOME=$(TEST_HOME) $(BIN)/pytest -q -n 2 -m "not sandbox" $(PYTEST_ARGS) && \
-	  REGISTER_DR_TEST_HOME=$(TEST_HOME) $(BIN)/pytest -q -m sandbox $(PYTEST_ARGS); rc=$$?; \
+	  REGISTER_DR_TEST_HOME=$(TEST_HOME) $(BIN)/pytest -q -m sandbox --ignore=tests/scenarios $(PYTEST_ARGS); rc=$$?; \
 	  $(BIN)/register-dr sandbox down --home $(TEST_HOME); rm -rf $(TEST_HOME); exit $$rc
 
 test: lint sanity pytest
