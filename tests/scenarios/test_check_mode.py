@@ -6,16 +6,9 @@ import datetime as dt
 
 import pytest
 
-from .conftest import REPO, Platform, today
+from .conftest import NEEDS_TERRAFORM_STATE_RM, Platform, today
 
 pytestmark = pytest.mark.sandbox
-
-# data_loss removes the damaged instance from the Terraform state with register.dr.terraform_state_rm (issue 5);
-# until that module is in the collection, the playbook cannot load and these tests cannot run.
-NEEDS_TERRAFORM_STATE_RM = pytest.mark.skipif(
-    not (REPO / "collections/ansible_collections/register/dr/plugins/modules/terraform_state_rm.py").exists(),
-    reason="needs the register.dr.terraform_state_rm module (issue 5)",
-)
 
 PLAYBOOKS = ["lost_instance", "data_loss", "reboot", "failover", "tidy_up", "maintenance"]
 

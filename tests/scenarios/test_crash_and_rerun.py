@@ -12,16 +12,9 @@ import pytest
 
 from register_dr.sandbox.pgbin import conninfo_params
 
-from .conftest import REPO, Platform, today
+from .conftest import NEEDS_TERRAFORM_STATE_RM, Platform, today
 
 pytestmark = pytest.mark.sandbox
-
-# data_loss removes the damaged instance from the Terraform state with register.dr.terraform_state_rm (issue 5);
-# until that module is in the collection, the playbook cannot load and these tests cannot run.
-NEEDS_TERRAFORM_STATE_RM = pytest.mark.skipif(
-    not (REPO / "collections/ansible_collections/register/dr/plugins/modules/terraform_state_rm.py").exists(),
-    reason="needs the register.dr.terraform_state_rm module (issue 5)",
-)
 
 LOST_INSTANCE_STEPS = [
     r"TASK \[recreate_instance : Create the instance through the Cloud Foundry API",

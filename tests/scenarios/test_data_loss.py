@@ -12,17 +12,9 @@ import pytest
 
 from register_dr.sandbox.pgbin import conninfo_params
 
-from .conftest import REPO, Platform
+from .conftest import NEEDS_TERRAFORM_STATE_RM, REPO, Platform
 
-pytestmark = pytest.mark.sandbox
-
-# data_loss removes the damaged instance from the Terraform state with register.dr.terraform_state_rm (issue 5);
-# until that module is in the collection, the playbook cannot load and these tests cannot run.
-_needs = pytest.mark.skipif(
-    not (REPO / "collections/ansible_collections/register/dr/plugins/modules/terraform_state_rm.py").exists(),
-    reason="needs the register.dr.terraform_state_rm module (issue 5)",
-)
-pytestmark = [pytest.mark.sandbox, _needs]
+pytestmark = [pytest.mark.sandbox, NEEDS_TERRAFORM_STATE_RM]
 OLD = "register-postgres-13-productiondata-old"
 GO = ("-e", "confirm_restore=YES", "-e", "confirm_production=YES", "-e", "auto_approve=true")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import Platform, today
+from .conftest import NEEDS_TERRAFORM_STATE_RM, Platform, today
 
 pytestmark = pytest.mark.sandbox
 
@@ -17,21 +17,22 @@ REFUSALS = [
                  id="restore-needs-confirmation"),
     pytest.param("qa", "data_loss", (*GO, "-e", "confirm_restore=YES", "-e", 'snapshot_time="2026-11-20 12:00:00"'),
                  "which is not backed up by the platform: there is no point-in-time restore on qa",
-                 id="no-pitr-on-tiny-plans"),
+                 id="no-pitr-on-tiny-plans", marks=NEEDS_TERRAFORM_STATE_RM),
     pytest.param("productiondata", "data_loss",
                  (*GO, "-e", "confirm_restore=YES", "-e", "confirm_production=YES",
                   "-e", 'snapshot_time="2026-10-25 01:30:00"'),
-                 "happened twice in Europe/London", id="ambiguous-bst-time"),
+                 "happened twice in Europe/London", id="ambiguous-bst-time", marks=NEEDS_TERRAFORM_STATE_RM),
     pytest.param("productiondata", "data_loss",
                  (*GO, "-e", "confirm_restore=YES", "-e", "confirm_production=YES",
                   "-e", 'snapshot_time="2026-03-29 01:30:00"'),
-                 "does not exist in Europe/London", id="skipped-bst-hour"),
+                 "does not exist in Europe/London", id="skipped-bst-hour", marks=NEEDS_TERRAFORM_STATE_RM),
     pytest.param("productiondata", "data_loss",
                  (*GO, "-e", "confirm_restore=YES", "-e", "confirm_production=YES",
                   "-e", 'snapshot_time="2026-11-01 12:00:00"'),
-                 "outside the restorable window", id="outside-the-window"),
+                 "outside the restorable window", id="outside-the-window", marks=NEEDS_TERRAFORM_STATE_RM),
     pytest.param("productiondata", "data_loss", (*GO, "-e", "confirm_restore=YES", "-e", "confirm_production=YES"),
-                 "data_loss needs the time the data was still good", id="no-snapshot-time"),
+                 "data_loss needs the time the data was still good", id="no-snapshot-time",
+                 marks=NEEDS_TERRAFORM_STATE_RM),
     pytest.param("qa", "lost_instance", (*GO, "-e", "confirm_restore=YES", "-e", "backup_date=2026-02-30"),
                  "backup_date 2026-02-30 is not a date", id="impossible-backup-date"),
     pytest.param("qa", "lost_instance", (*GO, "-e", "confirm_restore=YES", "-e", "backup_date=2020-01-01"),
