@@ -115,6 +115,9 @@ def write_env_file(settings: Settings, endpoints: Endpoints, secrets: SandboxSec
         f"export CF_USERNAME={username}",
         f"export CF_PASSWORD='{password}'",
         f"export AZURE_STORAGE_CONNECTION_STRING='{connection_string(endpoints, secrets)}'",
+        # Terraform state blobs: one account per environment at <base>/<account>, all with this key.
+        f"export REGISTER_DR_BLOB_BASE=http://{endpoints.azurite_host}:{endpoints.azurite_port}",
+        f"export ARM_ACCESS_KEY='{secrets.terraform_state_key}'",
     ]
     write_private(settings.env_file, "\n".join(lines) + "\n")
 

@@ -35,17 +35,21 @@ class SandboxSecrets:
     cf_clients: dict[str, str] = field(default_factory=dict)
     token_signing_key: str = ""
     storage_accounts: dict[str, str] = field(default_factory=dict)
+    # The Terraform state accounts share one key, exported as ARM_ACCESS_KEY as Terraform's azurerm backend reads it.
+    terraform_state_key: str = ""
 
     @classmethod
     def create(cls, account_names: list[str]) -> SandboxSecrets:
+        state_key = new_account_key()
         accounts = {DEV_ACCOUNT: DEV_KEY}
         for name in account_names:
-            accounts.setdefault(name, new_account_key())
+            accounts.setdefault(name, state_key)
         return cls(
             cf_users={SANDBOX_USER: secrets.token_urlsafe(18)},
             cf_clients={SANDBOX_CLIENT: secrets.token_urlsafe(24)},
             token_signing_key=secrets.token_urlsafe(32),
             storage_accounts=accounts,
+            terraform_state_key=state_key,
         )
 
     @classmethod
@@ -63,9 +67,12 @@ class SandboxSecrets:
         if settings.secrets_file.exists():
             found = cls.load(settings)
             missing = [n for n in account_names if n not in found.storage_accounts]
+            if not found.terraform_state_key:
+                found.terraform_state_key = new_account_key()
+                missing = [n for n in account_names if n != DEV_ACCOUNT]
             if missing:
                 for name in missing:
-                    found.storage_accounts[name] = new_account_key()
+                    found.storage_accounts[name] = found.terraform_state_key
                 found.save(settings)
             return found
         created = cls.create(account_names)
