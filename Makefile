@@ -52,9 +52,7 @@ pytest: install
 test: lint sanity pytest
 
 drill: install
-	$(BIN)/register-dr sandbox up
-	$(BIN)/register-dr sandbox status
-	$(BIN)/register-dr sandbox down
+	$(BIN)/register-dr drill all
 
 sandbox-up: install
 	$(BIN)/register-dr sandbox up

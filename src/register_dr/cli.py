@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import signal
 import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
+from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
+from register_dr.report import seconds
 from register_dr.settings import Settings
+
+if TYPE_CHECKING:
+    from register_dr.runner import RunResult
 
 console = Console(stderr=True)
 out = Console(width=None if sys.stdout.isatty() else 150)
@@ -132,6 +142,200 @@ def sandbox_nightly_backup(home: str | None, env_name: str, date_text: str | Non
         console.print(f"[red]nightly backup failed:[/red] {exc}")
         sys.exit(1)
     console.print(f"uploaded {env.backup_container}/{made['name']} ({made['size']} bytes, {made['duration']:.1f}s)")
+
+
+# --- running, rehearsing and reporting the scenarios -------------------------------------------------------------
+class _Interrupts:
+    """The first Ctrl-C asks the run to stop (the runner kills Ansible within half a second); a second one aborts."""
+
+    def __init__(self, on_first: Callable[[], None] | None = None) -> None:
+        self.requested = False
+        self.on_first = on_first
+        self._previous: Any = None
+
+    def __enter__(self) -> _Interrupts:
+        self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        signal.signal(signal.SIGINT, self._previous)
+
+    def _handle(self, _signum: int, _frame: object) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        if self.on_first:
+            self.on_first()
+
+    def __call__(self) -> bool:
+        return self.requested
+
+
+def _live_run(name: str, env: str, *, check: bool, artifacts_dir: Path, **kwargs: Any) -> RunResult:
+    from register_dr.progress import RunProgress
+    from register_dr.runner import run_scenario
+
+    progress = RunProgress(name, env, artifacts_dir, check=check)
+
+    def stopping() -> None:
+        progress.stopping = True
+
+    with _Interrupts(stopping) as interrupts, Live(progress, console=console, refresh_per_second=4, transient=True):
+        return run_scenario(name, env, check=check, artifacts_dir=artifacts_dir, events=progress.handle,
+                            cancel=interrupts, **kwargs)
+
+
+def _print_result(result: RunResult) -> None:
+    from register_dr.progress import steps_table
+
+    if result.timeline and result.timeline.get("steps"):
+        out.print(steps_table(result.timeline["steps"], title=f"incident timeline of {result.scenario}"))
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="dim")
+    table.add_column()
+    verdict = "dry run done" if result.check and result.status == "successful" else (result.outcome or result.status)
+    style = "green" if result.ok or (result.check and result.status == "successful") else "red"
+    table.add_row("result", Text(f"{result.scenario} on {result.environment}: {verdict}", style=f"bold {style}"))
+    table.add_row("RTO", seconds(result.rto_seconds))
+    table.add_row("timeline", f"{result.timeline_markdown} (and timeline.json)" if result.timeline else "not written")
+    table.add_row("artifacts", str(result.artifacts_dir))
+    if result.message:
+        table.add_row("", result.message)
+    out.print(table)
+
+
+def _plan_of(result: RunResult) -> list[str]:
+    steps = (result.timeline or {}).get("steps", [])
+    plan = list(((steps[0].get("details") or {}).get("plan") or []) if steps else [])
+    planned = [f"  {s['step']}: {s['summary']}" for s in steps[1:] if s.get("result") == "planned"]
+    return plan + (["What the dry run says would change:", *planned] if planned else [])
+
+
+@main.command("run")
+@click.argument("scenario")
+@click.option("--env", "env_name", required=True, help="production, productiondata, staging, qa, review (with --pr).")
+@click.option("--pr", default=None, help="Review app: the pull request number (digits).")
+@click.option("--backup-date", default=None, help="lost-instance: the nightly backup's date, YYYY-MM-DD (UTC).")
+@click.option("--snapshot-time", default=None, help='data-loss: when the data was still good, "YYYY-MM-DD HH:MM:SS".')
+@click.option("--snapshot-timezone", default=None, help="data-loss: Europe/London (default), UTC or +01:00.")
+@click.option("--confirm-production", is_flag=True, help="You mean it: production, productiondata, staging.")
+@click.option("--confirm-restore", is_flag=True, help="lost-instance, data-loss: the instance's data is replaced.")
+@click.option("--yes", "--auto-approve", "yes", is_flag=True, help="Do not ask before the first change.")
+@click.option("--check", is_flag=True, help="A full dry run: says what would change, changes nothing.")
+@click.option("--instance-broken", is_flag=True, help="lost-instance: recreate an instance reported healthy.")
+@click.option("--maintenance", type=click.Choice(["on", "off"]), default=None, help="maintenance: which way.")
+@click.option("--overwrite", is_flag=True, default=None, help="review-backup: replace a backup of the same name.")
+@click.option("--operator", default=None, help="Who runs it, for the timeline (default: your login).")
+@click.option("--incident-started-at", default=None, help="Count the RTO from here, e.g. 2026-11-24T09:12:00Z.")
+@click.option("--tags", default=None, help="Run only these runbook steps (the playbook's tags).")
+@click.option("--sandbox", is_flag=True, help="Rehearse on the local sandbox (inventories/sandbox after the env's).")
+@home_option
+@click.option("--artifacts-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the run's artifacts go (default artifacts/<UTC stamp>-<scenario>-<env>).")
+def run_command(scenario: str, env_name: str, yes: bool, check: bool, sandbox: bool, home: str | None,
+                artifacts_dir: Path | None, tags: str | None, **inputs: Any) -> None:
+    """Run a scenario playbook (lost-instance, data-loss, reboot, failover, tidy-up, review-backup, maintenance)
+    through ansible-runner, with a live view, and write its incident timeline."""
+    from register_dr.runner import CLI_NAMES, InputError, check_inputs, new_artifacts_dir
+
+    settings = _settings(home) if sandbox else None
+    inputs = {k: v for k, v in inputs.items() if v not in (None, False)}
+    common: dict[str, Any] = {"sandbox": settings or False, "names": CLI_NAMES, "tags": tags, **inputs}
+    try:
+        request = check_inputs(scenario, env_name, check=check, sandbox=sandbox, names=CLI_NAMES,
+                               auto_approve=True, **inputs)
+        if not yes and not check:
+            if not sys.stdin.isatty():
+                raise InputError(f"{request.scenario} asks before the first change and no one can answer here: "
+                                 "check the plan with --check, then run it with --yes. Nothing was changed.")
+            dry = _live_run(scenario, env_name, check=True, **common,
+                            artifacts_dir=new_artifacts_dir(request.scenario, request.environment, suffix="-dry-run"))
+            if dry.status != "successful":
+                _print_result(dry)
+                sys.exit(1)
+            out.print("\n".join(_plan_of(dry)))
+            answer = click.prompt("Type yes to go on, anything else to stop", default="", show_default=False)
+            if answer.strip().lower() != "yes":
+                console.print(f"Not confirmed (answer: {answer.strip() or 'none'}), so nothing was changed.")
+                sys.exit(1)
+        result = _live_run(scenario, env_name, check=check, auto_approve=True if yes or not check else None,
+                           artifacts_dir=artifacts_dir or new_artifacts_dir(request.scenario, request.environment),
+                           **common)
+    except InputError as exc:
+        console.print(f"[red]refused:[/red] {exc}")
+        sys.exit(2)
+    _print_result(result)
+    if result.status == "canceled":
+        sys.exit(130)
+    sys.exit(0 if result.ok or (check and result.status == "successful") else 1)
+
+
+@main.command("drill")
+@click.argument("name", type=click.Choice(["lost-instance", "data-loss", "reboot", "failover", "all"]))
+@click.option("--env", "env_name", default="production", show_default=True,
+              help="The environment to rehearse (the sandbox has them all).")
+@home_option
+@click.option("--keep", is_flag=True, help="Leave the sandbox running at the end if the drill brought it up.")
+@click.option("--artifacts-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the drill reports go (default artifacts/<UTC stamp>-drill...).")
+def drill_command(name: str, env_name: str, home: str | None, keep: bool, artifacts_dir: Path | None) -> None:
+    """Rehearse a scenario (or all of them) in the sandbox: cause the disaster, run the real playbook, verify the
+    data, and write a drill report with RTO and RPO."""
+    from register_dr.drill import DRILLS, run_drill, run_drills
+    from register_dr.progress import DrillProgress
+    from register_dr.report import drill_summary_table
+    from register_dr.sandbox import control
+
+    settings = _settings(home)
+    doc = control.ready(settings)
+    started_here = not (doc and doc.get("ready"))
+    if started_here:
+        try:
+            with console.status("bringing the sandbox up") as spinner:
+                control.up(settings, progress=lambda msg: spinner.update(f"bringing the sandbox up: {msg}"))
+        except control.SandboxError as exc:
+            console.print(f"[red]sandbox up failed:[/red] {exc}")
+            sys.exit(1)
+        console.print(f"sandbox up at {settings.home}")
+    else:
+        console.print(f"using the running sandbox at {settings.home}")
+    progress = DrillProgress()
+    try:
+        with _Interrupts() as interrupts, Live(progress, console=console, refresh_per_second=4, transient=True):
+            if name == "all":
+                reports = run_drills(list(DRILLS), settings, env=env_name, artifacts_dir=artifacts_dir,
+                                     progress=progress, cancel=interrupts)
+            else:
+                reports = [run_drill(name, settings, env=env_name, artifacts_dir=artifacts_dir, progress=progress,
+                                     cancel=interrupts)]
+    except KeyboardInterrupt as exc:
+        console.print(f"[yellow]drill stopped:[/yellow] {exc or 'cancelled'}")
+        reports = None
+    finally:
+        if started_here and not keep:
+            with console.status("bringing the sandbox down"):
+                control.down(settings)
+            console.print("sandbox down (its state is kept; `register-dr sandbox reset` deletes it)")
+    if reports is None:
+        sys.exit(130)
+    out.print(drill_summary_table([r.to_json() for r in reports], title="DR drills in the sandbox"))
+    for report in reports:
+        out.print(f"{report.drill}: {report.artifacts_dir / 'drill.md'}"
+                  + (f" ({report.error})" if report.error else ""))
+    sys.exit(1 if any(r.result == "failed" for r in reports) else 0)
+
+
+@main.command("report")
+@click.argument("directory", type=click.Path(path_type=Path))
+def report_command(directory: Path) -> None:
+    """Show what a past run or drill left in its artifacts directory: timeline, RTO, verification."""
+    from register_dr.report import ReportError, render
+
+    try:
+        out.print(render(directory))
+    except ReportError as exc:
+        console.print(f"[red]{exc}[/red]")
+        sys.exit(2)
 
 
 def _print_status(doc: dict) -> None:

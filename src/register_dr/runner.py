@@ -1,0 +1,588 @@
+"""Run a scenario playbook through ansible-runner, the way `register-dr run` and the drills do.
+
+``run_scenario`` checks the inputs with the preflight role's own rules and words before Ansible starts, then runs
+``playbooks/<scenario>.yml`` with the environment's inventory (and ``inventories/sandbox`` after it to rehearse on
+the local sandbox) in a private data dir ``artifacts/<UTC stamp>-<scenario>-<env>/``. The playbook's incident
+timeline is written into that same directory.
+
+Secrets never reach a file. ansible-runner writes its ``env/`` files and an ``artifacts/<ident>/command`` file that
+holds the whole environment of the child process, so secret variables (``CF_PASSWORD``, ``AZURE_STORAGE_*``,
+``ARM_ACCESS_KEY``, tokens, webhooks...) are taken out of that environment and handed over through the terminal
+that ansible-runner already drives: the child is this module's ``main`` (``python -m register_dr.runner
+ansible-playbook ...``), which asks for them once with echo off, the runner answers from memory (its ``passwords``
+mechanism, kept in memory only), and ``main`` puts them back into the environment before it becomes
+``ansible-playbook``.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from register_dr.settings import REPO_ROOT, Settings
+
+# The prompt `main` writes before reading the secrets from its terminal; the runner answers it.
+SECRETS_PROMPT = "register-dr: credentials (not echoed): "
+SECRETS_CHANNEL_ENV = "REGISTER_DR_SECRETS_CHANNEL"
+SECRETS_TIMEOUT = 60.0
+
+# Environment variable names whose values are secrets. Values of other variables that contain a secret value are
+# dropped too (e.g. a DATABASE_URL holding a password).
+SECRET_NAME = re.compile(
+    r"PASSWORD|PASSWD|SECRET|TOKEN|CONNECTION_STRING|WEBHOOK|CREDENTIAL|ACCESS_KEY|ACCOUNT_KEY|(^|_)KEY$|(^|_)SAS(_|$)"
+    r"|^DATABASE_URL$",
+    re.IGNORECASE,
+)
+# Where a sandbox run takes its platform from: these inherited variables would point at the real platform.
+PLATFORM_PREFIXES = ("CF_", "AZURE_", "ARM_")
+
+TIMELINE = "timeline.json"
+RUN_RECORD = "run.json"
+RUNNER_IDENT = "ansible"
+
+
+class InputError(ValueError):
+    """An input is missing or wrong; nothing was started and nothing changed."""
+
+
+# --- how an input is written where the operator gave it ------------------------------------------------------------
+@dataclass(frozen=True)
+class InputNames:
+    """How to spell each input in messages: the Python API and the command line say it differently."""
+
+    env: str
+    pr: str
+    sandbox: str
+    confirm_production: str
+    confirm_restore: str
+    backup_date: str
+    snapshot_time: str
+    snapshot_timezone: str
+    maintenance: str
+    auto_approve: str
+
+
+PYTHON_NAMES = InputNames(
+    env="env=", pr="pr=", sandbox="sandbox=True", confirm_production='confirm_production="YES"',
+    confirm_restore='confirm_restore="YES"', backup_date="backup_date=", snapshot_time="snapshot_time=",
+    snapshot_timezone="snapshot_timezone=", maintenance="maintenance=", auto_approve="auto_approve=True",
+)
+CLI_NAMES = InputNames(
+    env="--env ", pr="--pr ", sandbox="--sandbox", confirm_production="--confirm-production",
+    confirm_restore="--confirm-restore", backup_date="--backup-date ", snapshot_time="--snapshot-time ",
+    snapshot_timezone="--snapshot-timezone ", maintenance="--maintenance ", auto_approve="--yes",
+)
+
+
+_REVIEW = re.compile(r"^(?:review-)?pr-(\d+)$")
+
+
+# --- what the repository says: scenarios, environments, what each scenario needs -----------------------------------
+def _yaml(path: Path) -> dict:
+    import yaml
+
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def scenarios(repo: Path = REPO_ROOT) -> dict[str, dict]:
+    """Each scenario (playbook name) with what it needs, from the preflight role's ``preflight_needs``."""
+    needs = _yaml(repo / "roles" / "preflight" / "vars" / "main.yml")["preflight_needs"]
+    return {name: dict(needs[name] or {}) for name in sorted(needs) if (repo / "playbooks" / f"{name}.yml").exists()}
+
+
+def environments(repo: Path = REPO_ROOT) -> list[str]:
+    """The environments that have an inventory (the sandbox inventory is a platform, not an environment)."""
+    found = [p.name for p in (repo / "inventories").iterdir() if (p / "group_vars" / "all.yml").exists()]
+    order = ["production", "productiondata", "staging", "qa", "review"]
+    return sorted((n for n in found if n != "sandbox"), key=lambda n: (order.index(n) if n in order else 99, n))
+
+
+def environment_facts(env: str, pr: str | None = None, repo: Path = REPO_ROOT) -> dict[str, Any]:
+    """The inventory's facts of an environment, with ``{{ pr }}``-derived names rendered."""
+    from jinja2 import Environment, StrictUndefined, TemplateError
+
+    facts = _yaml(repo / "inventories" / env / "group_vars" / "all.yml")
+    context: dict[str, Any] = {"pr": pr}
+    renderer = Environment(undefined=StrictUndefined, autoescape=False)  # noqa: S701 - plain text, not HTML
+    for _ in range(3):  # names derive from names (dr_service from dr_review_id from pr)
+        for key, value in facts.items():
+            if isinstance(value, str) and "{{" in value and "lookup(" not in value:
+                try:
+                    context[key] = renderer.from_string(value).render({**facts, **context})
+                except TemplateError:
+                    continue
+            else:
+                context.setdefault(key, value)
+    return {**facts, **context}
+
+
+def inventory_of(env: str) -> tuple[str, str | None]:
+    """``review-pr-1234`` (or ``pr-1234``) -> ``("review", "1234")``; any other name is its own inventory."""
+    review = _REVIEW.match(env.strip())
+    return ("review", review.group(1)) if review else (env.strip(), None)
+
+
+def scenario_name(name: str, repo: Path = REPO_ROOT) -> str:
+    """``lost-instance`` or ``lost_instance`` -> ``lost_instance``; refuses an unknown scenario."""
+    canonical = name.strip().replace("-", "_")
+    known = scenarios(repo)
+    if canonical not in known:
+        raise InputError(f"unknown scenario {name!r}: give one of {', '.join(n.replace('_', '-') for n in known)}. "
+                         "Nothing was changed.")
+    return canonical
+
+
+# --- checking the inputs before Ansible starts ----------------------------------------------------------------------
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_SNAPSHOT = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?\s*$")
+_OFFSET = re.compile(r"^(?:UTC|GMT)?\s*[+-]\d{1,2}:?(\d{2})?$")
+
+
+@dataclass(frozen=True)
+class Request:
+    """A checked request: the playbook, the inventory and the extra vars to run it with."""
+
+    scenario: str
+    environment: str  # the environment's name as the timeline says it: production, review-pr-1234
+    inventory: str  # the inventory directory: production, review
+    extravars: dict[str, Any]
+    check: bool
+    sandbox: bool
+
+
+def _today() -> str:
+    return dt.datetime.now(dt.UTC).date().isoformat()
+
+
+def check_inputs(name: str, env: str, *, check: bool = False, sandbox: bool = False,
+                 names: InputNames = PYTHON_NAMES, repo: Path = REPO_ROOT, **inputs: Any) -> Request:
+    """Apply the preflight role's guards that need no platform, in its order and with its words.
+
+    ``inputs`` are the playbook's variables: ``confirm_production``, ``confirm_restore``, ``auto_approve``,
+    ``backup_date``, ``snapshot_time``, ``snapshot_timezone``, ``pr``, ``instance_broken``, ``maintenance``,
+    ``overwrite``, ``operator``, ``incident_started_at``. Booleans may be given for the confirmations.
+    """
+    scenario = scenario_name(name, repo)
+    needs = scenarios(repo)[scenario]
+    values = {k: v for k, v in inputs.items() if v is not None}
+    for key in ("confirm_production", "confirm_restore"):
+        if values.get(key) is True:
+            values[key] = "YES"
+        elif values.get(key) is False:
+            values.pop(key)
+
+    inventory, pr_of_env = inventory_of(env)
+    if pr_of_env:
+        values.setdefault("pr", pr_of_env)
+    known = environments(repo)
+
+    if inventory == "review":
+        pr = str(values.get("pr", ""))
+        if not re.match(r"^[1-9][0-9]{0,6}$", pr):
+            raise InputError(
+                f"The review inventory needs the pull request number, once, as digits: {names.pr}1234 (not pr-1234). "
+                f"Got {pr or 'nothing'}. Nothing was changed.")
+    if inventory not in known:
+        listed = ", ".join(known[:-1]) + f" or {known[-1]}"
+        raise InputError(
+            f"No environment is chosen, or its inventory does not exist: give one of {names.env}{listed} "
+            f"(review with {names.pr}N), and add {names.sandbox} to rehearse on the local sandbox. "
+            f"Got {env!r}. Nothing was changed.")
+    facts = environment_facts(inventory, str(values["pr"]) if "pr" in values else None, repo)
+    environment = str(facts.get("dr_environment", inventory))
+    service, plan = facts.get("dr_service"), facts.get("dr_plan")
+
+    if facts.get("dr_production_like") and values.get("confirm_production") != "YES":
+        raise InputError(f"{environment} is production-like: add {names.confirm_production} to run {scenario} "
+                         "there. Nothing was changed.")
+    if needs.get("restore") and values.get("confirm_restore") != "YES":
+        raise InputError(f"{scenario} replaces the data of {service}: add {names.confirm_restore}. "
+                         "Nothing was changed.")
+    if needs.get("pitr") and not facts.get("dr_pitr_possible"):
+        raise InputError(
+            f"{service} is on plan {plan}, which is not backed up by the platform: there is no point-in-time "
+            f"restore on {environment}. Restore a nightly backup with lost_instance.yml instead. Nothing was changed.")
+    if needs.get("failover") and not facts.get("dr_failover_possible"):
+        raise InputError(
+            f"{service} is on plan {plan}, which has no standby to fail over to (only HA plans such as small-ha-13 "
+            "do). Use reboot.yml to restart it. Nothing was changed.")
+    if needs.get("backups"):
+        if not facts.get("dr_backup_container") or not facts.get("dr_backup_prefix"):
+            raise InputError(
+                f"{environment} has no backup container in its inventory (dr_backup_container, dr_backup_prefix), "
+                "so there is no nightly backup to restore or write. Nothing was changed.")
+        _check_backup_date(values, names)
+    if needs.get("pitr"):
+        _check_snapshot(values, names)
+    if needs.get("maintenance") and values.get("maintenance") not in ("on", "off"):
+        raise InputError(f"Say which way: {names.maintenance}on or {names.maintenance}off. Nothing was changed.")
+    if not check and not values.get("auto_approve"):
+        raise InputError(
+            f"{scenario} asks before the first change and only a terminal can answer: run it with {names.auto_approve} "
+            "once the plan is checked (a dry run shows it). Nothing was changed.")
+    if "backup_date" in values:
+        values["backup_date"] = str(values["backup_date"])
+    return Request(scenario, environment, inventory, values, check, sandbox)
+
+
+def _check_backup_date(values: dict[str, Any], names: InputNames) -> None:
+    given = str(values.get("backup_date", _today()))
+    try:
+        if not _DATE.match(given):
+            raise ValueError(given)
+        dt.date.fromisoformat(given)
+    except ValueError:
+        raise InputError(f"backup_date {given} is not a date: give it as YYYY-MM-DD (UTC), e.g. "
+                         f"{names.backup_date}{_today()}. Nothing was changed.") from None
+
+
+def _check_snapshot(values: dict[str, Any], names: InputNames) -> None:
+    given = str(values.get("snapshot_time") or "")
+    if not given:
+        raise InputError(
+            f'data_loss needs the time the data was still good: {names.snapshot_time}"2026-06-01 12:00:00" (local '
+            f"time in snapshot_timezone, default Europe/London; or {names.snapshot_timezone}UTC). Nothing was changed.")
+    match = _SNAPSHOT.match(given)
+    if not match:
+        raise InputError(f"snapshot_time {given!r} is not a date and a time; use YYYY-MM-DD HH:MM:SS, e.g. "
+                         "2026-06-01 12:00:00")
+    try:
+        dt.datetime.fromisoformat(f"{match.group(1)} {match.group(2)}:{match.group(3)}:{match.group(4) or '00'}")
+    except ValueError:
+        raise InputError(f"snapshot_time {given!r} is not a real date and time; use YYYY-MM-DD HH:MM:SS, e.g. "
+                         "2026-06-01 12:00:00") from None
+    zone = str(values.get("snapshot_timezone") or "Europe/London")
+    if not _OFFSET.match(zone.strip()):
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(zone.strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InputError(f"snapshot_timezone {zone!r} is not a known time zone; use an IANA name such as "
+                             "Europe/London or UTC, or an explicit offset such as +01:00") from None
+
+
+# --- the environment of the child, split into what may be written down and what may not -----------------------------
+def read_env_file(path: Path) -> dict[str, str]:
+    """The ``export NAME=value`` lines of the sandbox's env.sh."""
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        if line.startswith("export "):
+            key, _, value = line.removeprefix("export ").partition("=")
+            values[key] = value.strip().strip("'")
+    return values
+
+
+def split_environment(env: Mapping[str, str], known_secrets: Mapping[str, str] = {}) -> tuple[dict, dict]:  # noqa: B006
+    """``(public, secret)``: secret names, and any variable whose value holds a secret value, go to ``secret``."""
+    secret = {k: v for k, v in env.items() if SECRET_NAME.search(k) and v}
+    secret.update({k: v for k, v in known_secrets.items() if v})
+    values = [v for v in secret.values() if len(v) >= 6]
+    public = {k: v for k, v in env.items() if k not in secret and not any(s in v for s in values)}
+    return public, secret
+
+
+def platform_environment(sandbox: Settings | None, base: Mapping[str, str] | None = None) -> tuple[dict, dict]:
+    """The child's environment: the operator's, or for the sandbox the operator's without any platform
+    credentials plus the sandbox's env.sh. Returns ``(public, secret)``."""
+    env = dict(os.environ if base is None else base)
+    extra: dict[str, str] = {}
+    if sandbox is not None:
+        env = {k: v for k, v in env.items() if not k.startswith(PLATFORM_PREFIXES)}
+        if not sandbox.env_file.exists():
+            raise InputError(f"no sandbox at {sandbox.home}: run `register-dr sandbox up --home {sandbox.home}` "
+                             "first. Nothing was changed.")
+        extra = read_env_file(sandbox.env_file)
+    public, secret = split_environment({**env, **extra})
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in public.get("PATH", "").split(":"):
+        public["PATH"] = f"{bin_dir}:{public.get('PATH', '/usr/bin:/bin')}"
+    public.update(PYTHONUNBUFFERED="1", ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    return public, secret
+
+
+# --- what a run leaves ----------------------------------------------------------------------------------------------
+@dataclass
+class TaskRecord:
+    """One finished task: when, how long, how it ended, and what the platform took (for benchmarks)."""
+
+    name: str
+    role: str | None
+    action: str
+    started_at: str
+    duration: float
+    status: str  # ok | changed | failed | skipped | unreachable
+    platform_seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    scenario: str
+    environment: str
+    status: str  # successful | failed | canceled | timeout
+    rc: int
+    check: bool
+    sandbox: bool
+    artifacts_dir: Path
+    started_at: str
+    duration_seconds: float
+    message: str = ""
+    timeline: dict | None = None
+    tasks: list[TaskRecord] = field(default_factory=list)
+    extravars: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def outcome(self) -> str | None:
+        """The timeline's outcome: succeeded, failed, refused, or running when the run was stopped."""
+        return self.timeline.get("outcome") if self.timeline else None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "successful" and self.outcome == "succeeded"
+
+    @property
+    def rto_seconds(self) -> float | None:
+        return self.timeline.get("rto_seconds") if self.timeline else None
+
+    @property
+    def timeline_path(self) -> Path:
+        return self.artifacts_dir / TIMELINE
+
+    @property
+    def timeline_markdown(self) -> Path:
+        return self.artifacts_dir / "timeline.md"
+
+    def to_json(self) -> dict:
+        doc = asdict(self)
+        doc.update(artifacts_dir=str(self.artifacts_dir), outcome=self.outcome, rto_seconds=self.rto_seconds,
+                   timeline=str(self.timeline_path) if self.timeline else None)
+        return doc
+
+
+def new_artifacts_dir(scenario: str, environment: str, root: Path | None = None, suffix: str = "") -> Path:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    base = (root or Path.cwd() / "artifacts") / f"{stamp}-{scenario.replace('_', '-')}-{environment}{suffix}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
+
+
+def load_timeline(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def _task_record(event: dict) -> TaskRecord | None:
+    kinds = {"runner_on_ok": "ok", "runner_on_failed": "failed", "runner_on_skipped": "skipped",
+             "runner_on_unreachable": "unreachable"}
+    status = kinds.get(event.get("event", ""))
+    data = event.get("event_data", {})
+    if not status or "duration" not in data:
+        return None
+    res = data.get("res") or {}
+    if status == "ok" and res.get("changed"):
+        status = "changed"
+    if status == "failed" and data.get("ignore_errors"):
+        status = "ok"
+    platform: dict[str, float] = {}
+    if isinstance(res.get("timings"), dict):
+        platform.update({k: float(v) for k, v in res["timings"].items() if isinstance(v, int | float)})
+    if isinstance(res.get("duration"), int | float):
+        platform["duration"] = float(res["duration"])
+    return TaskRecord(name=data.get("task", ""), role=data.get("role"), action=data.get("resolved_action") or
+                      data.get("task_action", ""), started_at=data.get("start", ""),
+                      duration=float(data.get("duration") or 0), status=status, platform_seconds=platform)
+
+
+def _failure_message(event: dict) -> str | None:
+    data = event.get("event_data", {})
+    if event.get("event") != "runner_on_failed" or data.get("ignore_errors"):
+        return None
+    res = data.get("res") or {}
+    return " ".join(str(res.get("msg") or "failed").split())
+
+
+# --- running ------------------------------------------------------------------------------------------------------
+def run_scenario(name: str, env: str, *, artifacts_dir: str | os.PathLike[str] | None = None,
+                 sandbox: bool | Settings = False, check: bool = False,
+                 events: Callable[[dict], None] | None = None, cancel: Callable[[], bool] | None = None,
+                 names: InputNames = PYTHON_NAMES, tags: str | None = None, **inputs: Any) -> RunResult:
+    """Run a scenario playbook through ansible-runner and return how it went.
+
+    ``name``: ``lost_instance`` (or ``lost-instance``), ``data_loss``, ``reboot``, ``failover``, ``tidy_up``,
+    ``review_backup``, ``maintenance``. ``env``: ``production``, ``productiondata``, ``staging``, ``qa``, ``review``
+    (with ``pr=N``) or ``review-pr-N``. ``sandbox``: ``True`` for the sandbox of ``REGISTER_DR_HOME`` (or
+    ``./.sandbox``), or its ``Settings``. ``inputs`` are the playbook's variables (``backup_date``,
+    ``snapshot_time``, ``confirm_production=True``, ``confirm_restore=True``, ``auto_approve=True``...).
+    ``events`` receives every ansible-runner event as it happens; ``cancel`` is asked about twice a second and
+    stops the run when it answers True. Raises ``InputError`` before anything starts when an input is wrong.
+    """
+    settings = Settings.from_env() if sandbox is True else (sandbox or None)
+    request = check_inputs(name, env, check=check, sandbox=settings is not None, names=names, **inputs)
+    public, secret = platform_environment(settings)
+    private = Path(artifacts_dir) if artifacts_dir else new_artifacts_dir(request.scenario, request.environment)
+    if private.exists() and any(private.iterdir()):
+        raise InputError(f"{private} is not empty: give a new artifacts directory. Nothing was changed.")
+    private.mkdir(parents=True, exist_ok=True)
+    return run_request(request, private, public, secret, events=events, cancel=cancel, tags=tags)
+
+
+def run_request(request: Request, private: Path, public: dict[str, str], secret: dict[str, str], *,
+                events: Callable[[dict], None] | None = None, cancel: Callable[[], bool] | None = None,
+                tags: str | None = None, repo: Path = REPO_ROOT, playbook: Path | None = None,
+                inventories: list[Path] | None = None) -> RunResult:
+    """Run a checked request in the private data dir ``private``: ``public`` is the child's environment as it may
+    be written down, ``secret`` what reaches the child through its terminal only. ``playbook`` and
+    ``inventories`` default to the scenario's."""
+    from ansible_runner import Runner, RunnerConfig
+
+    extravars = {**request.extravars, "artifacts_dir": str(private.resolve())}
+    env_dir = private / "env"
+    env_dir.mkdir(parents=True, exist_ok=True)
+    # Only what may be written down: the inputs, and settings for the terminal loop (a short expect timeout
+    # so a cancel is acted on within half a second).
+    (env_dir / "extravars").write_text(json.dumps(extravars, indent=2) + "\n")
+    (env_dir / "settings").write_text(json.dumps({"pexpect_timeout": 0.5, "suppress_ansible_output": True}) + "\n")
+    if inventories is None:
+        inventories = [repo / "inventories" / request.inventory]
+        if request.sandbox:
+            inventories.append(repo / "inventories" / "sandbox")
+    config = RunnerConfig(
+        private_data_dir=str(private), project_dir=str(repo),
+        playbook=str(playbook or repo / "playbooks" / f"{request.scenario}.yml"),
+        inventory=[str(p) for p in inventories], ident=RUNNER_IDENT, quiet=True, tags=tags,
+        cmdline="--check" if request.check else None,
+    )
+    config.prepare()
+    # prepare() started from this process's whole environment: keep only what the runner itself set (its callback
+    # and paths), on top of the public part of the child's environment.
+    added = {k: v for k, v in config.env.items() if os.environ.get(k) != v and not SECRET_NAME.search(k)}
+    config.env = {**public, **added}
+    config.env.pop(SECRETS_CHANNEL_ENV, None)
+    config.command = [sys.executable, "-m", "register_dr.runner", *config.command]
+    if secret:
+        config.env[SECRETS_CHANNEL_ENV] = "terminal"
+        payload = base64.b64encode(json.dumps(secret).encode()).decode()
+        # A plain dict: the runner only builds its pattern list from one that is not an OrderedDict.
+        config.expect_passwords = {re.compile(re.escape(SECRETS_PROMPT), re.M): payload, **config.expect_passwords}
+
+    tasks: list[TaskRecord] = []
+    failures: list[str] = []
+    last_task: dict[str, str] = {}
+
+    def on_event(event: dict) -> bool:
+        if event.get("event") == "playbook_on_task_start":
+            data = event.get("event_data", {})
+            last_task.update(task=data.get("task", ""), role=data.get("role") or "")
+        record = _task_record(event)
+        if record:
+            tasks.append(record)
+        failure = _failure_message(event)
+        if failure:
+            failures.append(failure)
+        if events is not None:
+            events(event)
+        return True
+
+    started = time.monotonic()
+    started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    runner = Runner(config=config, event_handler=on_event, cancel_callback=cancel or (lambda: False))
+    status, rc = runner.run()
+    duration = time.monotonic() - started
+    timeline = load_timeline(private / TIMELINE)
+    result = RunResult(
+        scenario=request.scenario, environment=request.environment, status=status, rc=int(rc or 0),
+        check=request.check, sandbox=request.sandbox, artifacts_dir=private, started_at=started_at,
+        duration_seconds=round(duration, 2), timeline=timeline, tasks=tasks, extravars=extravars,
+    )
+    result.message = _summary_message(result, failures, last_task)
+    (private / RUN_RECORD).write_text(json.dumps(result.to_json(), indent=2) + "\n")
+    return result
+
+
+def _summary_message(result: RunResult, failures: list[str], last_task: dict[str, str]) -> str:
+    timeline = result.timeline or {}
+    steps = [s["step"] for s in timeline.get("steps", []) if s.get("result") not in ("failed", "refused")]
+    if result.status == "canceled":
+        where = f"{last_task.get('role') or 'playbook'}: {last_task.get('task') or 'starting'}"
+        done = ", ".join(steps) or "none"
+        return (f"Cancelled during {where} after {result.duration_seconds:.0f} s. Steps finished: {done}. "
+                "Ansible was stopped there; an operation the platform had already accepted (a broker job) carries "
+                "on by itself, and the timeline stays open (outcome 'running'). Run the same command again: every "
+                "step looks at what is there and carries on from it.")
+    if result.status == "timeout":
+        return "Ansible stopped answering and was stopped; run the same command again to carry on."
+    if failures:
+        return failures[0]
+    if result.status != "successful":
+        return f"ansible-playbook exited with code {result.rc}; see {result.artifacts_dir / 'artifacts'}"
+    if result.check:
+        return "Dry run: nothing was changed."
+    return f"{result.scenario} {result.outcome or 'finished'}"
+
+
+# --- the child side: take the secrets from the terminal, then become ansible-playbook -----------------------------
+def _read_secrets(stream: Any, timeout: float | None = None) -> dict[str, str]:
+    import select
+    import termios
+    import tty
+
+    fd = stream.fileno()
+    saved = termios.tcgetattr(fd) if os.isatty(fd) else None
+    try:
+        if saved is not None:
+            tty.setraw(fd)  # no echo, no line length limit, no special characters
+        sys.stdout.write(SECRETS_PROMPT)
+        sys.stdout.flush()
+        line = b""
+        deadline = time.monotonic() + (SECRETS_TIMEOUT if timeout is None else timeout)
+        while not line.endswith((b"\n", b"\r")):
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                raise TimeoutError("no credentials arrived from register-dr in time")
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise ValueError("no credentials arrived from register-dr (its terminal closed)")
+            line += chunk
+    finally:
+        if saved is not None:
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+    return json.loads(base64.b64decode(line.strip()))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m register_dr.runner PROGRAM ARGS...``: read the secrets if the runner has them, then exec."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args:
+        sys.exit("usage: python -m register_dr.runner ansible-playbook ARGS...")
+    env = dict(os.environ)
+    if env.pop(SECRETS_CHANNEL_ENV, None):
+        try:
+            env.update(_read_secrets(sys.stdin))
+        except (TimeoutError, ValueError) as exc:
+            sys.exit(f"register-dr: {exc}")
+    program = args[0]
+    if os.sep not in program:
+        beside = Path(sys.executable).parent / program
+        program = str(beside) if beside.exists() else program
+    sys.stdout.flush()
+    os.execvpe(program, [program, *args[1:]], env)  # noqa: S606 - the runner's own command line
+
+
+if __name__ == "__main__":
+    main()

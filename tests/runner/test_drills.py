@@ -1,0 +1,120 @@
+"""Drills against the running sandbox, end to end: the disaster is real, the playbook is the real one, and the
+verification reads the databases and the CF API from outside. Nothing secret lands in the artifacts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from register_dr.drill import TERRAFORM_STATE_RM, SandboxPlatform, run_drill
+from register_dr.runner import run_scenario
+from register_dr.sandbox.secrets import SandboxSecrets
+
+pytestmark = pytest.mark.sandbox
+REPO = Path(__file__).resolve().parents[2]
+BIN = REPO / ".venv" / "bin"
+
+
+def secrets_of(sandbox) -> list[str]:
+    stored = SandboxSecrets.load(sandbox.settings)
+    values = [sandbox.env.get("CF_PASSWORD", ""), sandbox.env.get("AZURE_STORAGE_CONNECTION_STRING", ""),
+              sandbox.env.get("ARM_ACCESS_KEY", ""), *stored.storage_accounts.values()]
+    return [v for v in values if v]
+
+
+def files_holding(root: Path, values: list[str]) -> list[str]:
+    return [f"{p.relative_to(root)}" for p in root.rglob("*") if p.is_file()
+            for v in values if v.encode() in p.read_bytes()]
+
+
+def test_drill_reboot_from_the_command_line(sandbox, tmp_path: Path) -> None:
+    target = tmp_path / "drill"
+    proc = subprocess.run([str(BIN / "register-dr"), "drill", "reboot", "--home", str(sandbox.home),
+                           "--artifacts-dir", str(target)], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=600, check=False)
+
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "using the running sandbox" in proc.stderr
+    assert "reboot" in proc.stdout and "verified" in proc.stdout and "3/3 checks passed" in proc.stdout
+    drill = json.loads((target / "drill.json").read_text())
+    assert drill["result"] == "verified" and drill["rpo_seconds"] == 0.0 and drill["rto_seconds"] > 0
+    assert {c["check"] for c in drill["verification"]} == {"same instance, update succeeded", "tables unchanged",
+                                                          "the server restarted"}
+    assert json.loads((target / "run" / "timeline.json").read_text())["outcome"] == "succeeded"
+    assert "**Result: VERIFIED**" in (target / "drill.md").read_text()
+    assert files_holding(target, secrets_of(sandbox)) == []
+    shown = subprocess.run([str(BIN / "register-dr"), "report", str(target)], capture_output=True, text=True,
+                           timeout=60, check=True).stdout
+    assert "the server restarted" in shown and "incident timeline" in shown
+
+
+def test_lost_instance_drill_restores_the_backup_and_loses_only_later_writes(sandbox, tmp_path: Path) -> None:
+    before = SandboxPlatform(sandbox.settings, "production").instance()
+
+    report = run_drill("lost-instance", sandbox.settings, artifacts_dir=tmp_path / "drill")
+
+    assert report.result == "verified", (report.error, report.verification)
+    checks = {c.check: c for c in report.verification}
+    assert checks["rows written after the backup are gone"].ok
+    assert checks["tables identical to the nightly backup"].detail.endswith("identical checksums")
+    after = SandboxPlatform(sandbox.settings, "production").instance()
+    assert after["guid"] != before["guid"]
+    assert 0 < report.rpo_seconds < 120 and report.rto_seconds > 0
+    steps = [s["step"] for s in json.loads((tmp_path / "drill" / "run" / "timeline.json").read_text())["steps"]]
+    assert "restore_nightly_backup" in steps and "recreate_keys" in steps
+    assert files_holding(tmp_path / "drill", secrets_of(sandbox)) == []
+
+
+@pytest.mark.skipif(not TERRAFORM_STATE_RM.exists(), reason="needs the register.dr.terraform_state_rm module")
+def test_data_loss_drill_recovers_to_the_moment_and_tidies_up(sandbox, tmp_path: Path) -> None:
+    report = run_drill("data-loss", sandbox.settings, artifacts_dir=tmp_path / "drill")
+
+    assert report.result == "verified", (report.error, report.verification)
+    checks = {c.check: c for c in report.verification}
+    assert checks["rows written after it are gone"].ok and checks["rows written before that moment are back"].ok
+    assert checks["damaged instance kept as -old"].ok and checks["tidy_up deleted the -old instance"].ok
+    platform = SandboxPlatform(sandbox.settings, "production")
+    assert platform.instance("register-postgres-13-production-old") is None
+    assert 0 < report.rpo_seconds < 30
+    assert files_holding(tmp_path / "drill", secrets_of(sandbox)) == []
+
+
+def test_a_dry_run_through_the_runner_changes_nothing_and_writes_no_secret(sandbox, tmp_path: Path) -> None:
+    platform = SandboxPlatform(sandbox.settings, "qa")
+    before = platform.instance()
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+
+    result = run_scenario("lost-instance", "qa", check=True, sandbox=sandbox.settings, confirm_restore=True,
+                          backup_date=today, artifacts_dir=tmp_path / "run")
+
+    assert result.status == "successful", result.message
+    assert result.timeline["check_mode"] is True and result.timeline["outcome"] == "succeeded"
+    assert platform.instance() == before
+    assert files_holding(tmp_path / "run", secrets_of(sandbox)) == []
+    assert (tmp_path / "run" / "artifacts" / "ansible" / "job_events").is_dir()
+
+
+@pytest.mark.slow
+def test_drill_brings_its_own_sandbox_up_and_down(tmp_path: Path) -> None:
+    home = Path(tempfile.mkdtemp(prefix="register-dr-drill-", dir="/var/tmp" if os.geteuid() == 0 else None))
+    home.chmod(0o755)
+    try:
+        proc = subprocess.run([str(BIN / "register-dr"), "drill", "reboot", "--home", str(home / "sandbox"),
+                               "--artifacts-dir", str(tmp_path / "drill")], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=900, check=False)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        assert "sandbox up at" in proc.stderr and "sandbox down" in proc.stderr
+        status = subprocess.run([str(BIN / "register-dr"), "sandbox", "status", "--json", "--home",
+                                 str(home / "sandbox")], capture_output=True, text=True, timeout=60, check=True)
+        assert not any(p["running"] for p in json.loads(status.stdout)["processes"].values())
+    finally:
+        subprocess.run([str(BIN / "register-dr"), "sandbox", "down", "--home", str(home / "sandbox")],
+                       capture_output=True, timeout=120, check=False)
+        shutil.rmtree(home, ignore_errors=True)

@@ -1,0 +1,121 @@
+"""Inputs are checked before Ansible starts, with the preflight role's rules and words, and nothing is created."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import pytest
+
+from register_dr.runner import CLI_NAMES, PYTHON_NAMES, InputError, check_inputs, run_scenario
+
+REPO = Path(__file__).resolve().parents[2]
+GUARDS = " ".join((REPO / "roles/preflight/tasks/guards.yml").read_text().split())
+GO = {"auto_approve": True}
+TODAY = dt.datetime.now(dt.UTC).date().isoformat()
+
+REFUSALS = [
+    pytest.param("lost-instance", "nowhere", {**GO, "confirm_restore": True},
+                 "No environment is chosen, or its inventory does not exist", id="unknown-environment"),
+    pytest.param("reboot", "review", GO, "needs the pull request number, once, as digits: pr=1234 (not pr-1234). "
+                 "Got nothing.", id="review-needs-pr"),
+    pytest.param("reboot", "review", {**GO, "pr": "pr-1234"}, "Got pr-1234", id="review-pr-digits-only"),
+    pytest.param("reboot", "production", GO, 'production is production-like: add confirm_production="YES" to run '
+                 "reboot there. Nothing was changed.", id="production-needs-confirmation"),
+    pytest.param("lost_instance", "qa", {**GO, "backup_date": TODAY},
+                 'lost_instance replaces the data of register-postgres-13-qa: add confirm_restore="YES".',
+                 id="restore-needs-confirmation"),
+    pytest.param("data-loss", "qa", {**GO, "confirm_restore": True, "snapshot_time": "2026-11-20 12:00:00"},
+                 "register-postgres-13-qa is on plan tiny-unencrypted-13, which is not backed up by the platform: "
+                 "there is no point-in-time restore on qa.", id="no-pitr-on-tiny-plans"),
+    pytest.param("failover", "qa", GO, "register-postgres-13-qa is on plan tiny-unencrypted-13, which has no standby",
+                 id="no-failover-without-standby"),
+    pytest.param("lost-instance", "staging", {**GO, "confirm_restore": True, "confirm_production": True},
+                 "staging has no backup container in its inventory", id="no-backups-on-staging"),
+    pytest.param("lost-instance", "qa", {**GO, "confirm_restore": True, "backup_date": "2026-02-30"},
+                 "backup_date 2026-02-30 is not a date: give it as YYYY-MM-DD (UTC)", id="impossible-backup-date"),
+    pytest.param("lost-instance", "qa", {**GO, "confirm_restore": True, "backup_date": "20261120"},
+                 "backup_date 20261120 is not a date", id="backup-date-format"),
+    pytest.param("data-loss", "productiondata", {**GO, "confirm_restore": True, "confirm_production": True},
+                 "data_loss needs the time the data was still good", id="no-snapshot-time"),
+    pytest.param("data-loss", "productiondata",
+                 {**GO, "confirm_restore": True, "confirm_production": True, "snapshot_time": "yesterday noon"},
+                 "snapshot_time 'yesterday noon' is not a date and a time; use YYYY-MM-DD HH:MM:SS",
+                 id="snapshot-time-format"),
+    pytest.param("data-loss", "productiondata",
+                 {**GO, "confirm_restore": True, "confirm_production": True, "snapshot_time": "2026-02-30 12:00:00"},
+                 "is not a real date and time", id="snapshot-time-impossible"),
+    pytest.param("data-loss", "productiondata",
+                 {**GO, "confirm_restore": True, "confirm_production": True, "snapshot_time": "2026-06-01 12:00:00",
+                  "snapshot_timezone": "Mars/Olympus"},
+                 "snapshot_timezone 'Mars/Olympus' is not a known time zone", id="unknown-timezone"),
+    pytest.param("maintenance", "qa", GO, "Say which way: maintenance=on or maintenance=off. Nothing was changed.",
+                 id="maintenance-needs-a-direction"),
+    pytest.param("reboot", "qa", {}, "reboot asks before the first change and only a terminal can answer",
+                 id="no-one-to-answer"),
+    pytest.param("restore-everything", "qa", GO, "unknown scenario 'restore-everything': give one of",
+                 id="unknown-scenario"),
+]
+
+
+@pytest.mark.parametrize(("scenario", "env", "inputs", "message"), REFUSALS)
+def test_refused_before_ansible_starts(tmp_path: Path, scenario: str, env: str, inputs: dict, message: str) -> None:
+    target = tmp_path / "artifacts"
+    with pytest.raises(InputError) as refused:
+        run_scenario(scenario, env, artifacts_dir=target, **inputs)
+    assert message in str(refused.value)
+    assert not target.exists()
+
+
+# The same refusal in the playbook's words: each sentence around the inputs is the preflight role's own.
+SAME_WORDS = [
+    ("reboot", "production", GO, ["is production-like: add", "there. Nothing was changed."]),
+    ("lost-instance", "qa", {**GO, "backup_date": TODAY}, ["replaces the data of", "Nothing was changed."]),
+    ("failover", "qa", GO, ["which has no standby to fail over to (only HA plans such as small-ha-13 do). "
+                            "Use reboot.yml to restart it. Nothing was changed."]),
+    ("data-loss", "qa", {**GO, "confirm_restore": True, "snapshot_time": "2026-11-20 12:00:00"},
+     ["which is not backed up by the platform: there is no point-in-time restore on",
+      "Restore a nightly backup with lost_instance.yml instead. Nothing was changed."]),
+    ("lost-instance", "staging", {**GO, "confirm_restore": True, "confirm_production": True},
+     ["has no backup container in its inventory (dr_backup_container, dr_backup_prefix), so there is no nightly "
+      "backup to restore or write. Nothing was changed."]),
+]
+
+
+@pytest.mark.parametrize(("scenario", "env", "inputs", "fragments"), SAME_WORDS)
+def test_refusals_say_what_the_playbook_says(scenario: str, env: str, inputs: dict, fragments: list[str]) -> None:
+    with pytest.raises(InputError) as refused:
+        check_inputs(scenario, env, **inputs)
+    for fragment in fragments:
+        assert fragment in str(refused.value)
+        assert fragment in GUARDS
+
+
+def test_the_command_line_spells_the_inputs_as_options() -> None:
+    with pytest.raises(InputError, match="add --confirm-production to run reboot"):
+        check_inputs("reboot", "production", names=CLI_NAMES, auto_approve=True)
+    with pytest.raises(InputError, match=re.escape("e.g. --backup-date 20")):
+        check_inputs("lost-instance", "qa", names=CLI_NAMES, auto_approve=True, confirm_restore=True,
+                     backup_date="20-11-2026")
+    with pytest.raises(InputError, match="give one of --env production, productiondata, staging, qa or review"):
+        check_inputs("reboot", "prod", names=CLI_NAMES, auto_approve=True)
+    assert PYTHON_NAMES.confirm_restore == 'confirm_restore="YES"'
+
+
+def test_a_good_request_carries_only_the_given_inputs() -> None:
+    request = check_inputs("lost-instance", "production", confirm_production=True, confirm_restore=True,
+                           auto_approve=True, backup_date="2026-11-20", instance_broken=None)
+    assert (request.scenario, request.inventory, request.environment) == ("lost_instance", "production", "production")
+    assert request.extravars == {"confirm_production": "YES", "confirm_restore": "YES", "auto_approve": True,
+                                 "backup_date": "2026-11-20"}
+
+
+def test_a_review_app_is_named_once() -> None:
+    request = check_inputs("reboot", "review-pr-1234", auto_approve=True)
+    assert (request.inventory, request.environment, request.extravars["pr"]) == ("review", "review-pr-1234", "1234")
+
+
+def test_a_dry_run_needs_no_one_to_answer() -> None:
+    request = check_inputs("lost-instance", "qa", check=True, confirm_restore=True)
+    assert request.check and "auto_approve" not in request.extravars
