@@ -193,11 +193,19 @@ def _print_result(result: RunResult) -> None:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="dim")
     table.add_column()
-    verdict = "dry run done" if result.check and result.status == "successful" else (result.outcome or result.status)
+    if result.status == "canceled":
+        verdict = "cancelled, the timeline is left open"
+    elif result.check and result.status == "successful":
+        verdict = "dry run done, nothing was changed"
+    else:
+        verdict = result.outcome or result.status
     style = "green" if result.ok or (result.check and result.status == "successful") else "red"
     table.add_row("result", Text(f"{result.scenario} on {result.environment}: {verdict}", style=f"bold {style}"))
     table.add_row("RTO", seconds(result.rto_seconds))
-    table.add_row("timeline", f"{result.timeline_markdown} (and timeline.json)" if result.timeline else "not written")
+    if result.timeline_markdown.exists():
+        table.add_row("timeline", f"{result.timeline_markdown} (and timeline.json)")
+    else:
+        table.add_row("timeline", str(result.timeline_path) if result.timeline else "not written")
     table.add_row("artifacts", str(result.artifacts_dir))
     if result.message:
         table.add_row("", result.message)
@@ -253,7 +261,8 @@ def run_command(scenario: str, env_name: str, yes: bool, check: bool, sandbox: b
             if dry.status != "successful":
                 _print_result(dry)
                 sys.exit(1)
-            out.print("\n".join(_plan_of(dry)))
+            out.print(Text("The plan, from a dry run that changed nothing:", style="bold"))
+            out.print(Text("\n".join(_plan_of(dry))))
             answer = click.prompt("Type yes to go on, anything else to stop", default="", show_default=False)
             if answer.strip().lower() != "yes":
                 console.print(f"Not confirmed (answer: {answer.strip() or 'none'}), so nothing was changed.")

@@ -484,8 +484,8 @@ def run_request(request: Request, private: Path, public: dict[str, str], secret:
     last_task: dict[str, str] = {}
 
     def on_event(event: dict) -> bool:
-        if event.get("event") == "playbook_on_task_start":
-            data = event.get("event_data", {})
+        data = event.get("event_data", {})
+        if event.get("event") == "playbook_on_task_start" and data.get("role") != "incident_timeline":
             last_task.update(task=data.get("task", ""), role=data.get("role") or "")
         record = _task_record(event)
         if record:
@@ -498,7 +498,7 @@ def run_request(request: Request, private: Path, public: dict[str, str], secret:
         return True
 
     started = time.monotonic()
-    started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    started_at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     runner = Runner(config=config, event_handler=on_event, cancel_callback=cancel or (lambda: False))
     status, rc = runner.run()
     duration = time.monotonic() - started

@@ -119,3 +119,18 @@ def test_a_review_app_is_named_once() -> None:
 def test_a_dry_run_needs_no_one_to_answer() -> None:
     request = check_inputs("lost-instance", "qa", check=True, confirm_restore=True)
     assert request.check and "auto_approve" not in request.extravars
+
+
+def test_the_command_refuses_before_starting_and_says_how(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from register_dr.cli import main
+
+    runner = CliRunner()
+    refused = runner.invoke(main, ["run", "reboot", "--env", "production", "--artifacts-dir", str(tmp_path / "a")])
+    assert refused.exit_code == 2
+    assert "production is production-like: add --confirm-production" in " ".join(refused.output.split())
+    unattended = runner.invoke(main, ["run", "reboot", "--env", "qa", "--artifacts-dir", str(tmp_path / "a")])
+    assert unattended.exit_code == 2
+    assert "check the plan with --check, then run it with --yes" in " ".join(unattended.output.split())
+    assert not (tmp_path / "a").exists()
