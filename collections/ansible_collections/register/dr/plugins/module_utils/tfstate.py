@@ -45,6 +45,8 @@ LOCK_METADATA_KEY = "terraformlockid"
 WORKSPACE_KEY_PREFIX = "env:"
 DEFAULT_WORKSPACE = "default"
 STATE_VERSION = 4
+LEASE_LOST_CODES = ("LeaseIdMismatchWithBlobOperation", "LeaseLost", "LeaseIdMissing",
+                    "LeaseNotPresentWithBlobOperation")
 
 
 class StateError(Exception):
@@ -154,7 +156,7 @@ class Address(object):
             rest = rest[1:]
         if len(rest) != 2 or rest[0][1] is not None:
             raise _bad_address(original, "a resource is <type>.<name>, optionally followed by [index]")
-        (rtype, _), (name, key) = rest
+        rtype, (name, key) = rest[0][0], rest[1]
         return cls(original, module_path, mode, rtype, name, _parse_key(key), key is not None)
 
     def matches(self, module_path, mode, rtype, name, key):
@@ -380,7 +382,7 @@ class LocalBackend(object):
         return b"".join(chunks), None
 
     def write(self, data, etag=None, backup=True):
-        previous, _ = self.read()
+        previous = self.read()[0]
         backup_location = None
         if backup:
             tmp = self.backup_path + ".tmp"
@@ -443,10 +445,11 @@ class AzureBackend(object):
     def _properties(self):
         try:
             return self.blob.get_blob_properties()
-        except ResourceNotFoundError:
-            raise StateError("There is no Terraform state blob %s in storage account %s. Check container, key and "
-                             "workspace; nothing was changed." % (self.location, self.clients.account_name or "?"))
         except HttpResponseError as exc:
+            if isinstance(exc, ResourceNotFoundError) or getattr(exc, "status_code", None) == 404:
+                raise StateError("There is no Terraform state blob %s in storage account %s. Check container, key "
+                                 "and workspace; nothing was changed." % (
+                                     self.location, self.clients.account_name or "?"))
             raise self._error(exc, "read the properties of the state blob %s" % self.location)
 
     def read_lock_info(self, properties=None):
@@ -542,12 +545,11 @@ class AzureBackend(object):
                 conditions = dict(etag=etag, match_condition=MatchConditions.IfNotModified)
             self.blob.upload_blob(data, overwrite=True, lease=self.lease_id, metadata=properties.metadata,
                                   content_settings=ContentSettings(content_type="application/json"), **conditions)
-        except ResourceModifiedError:
-            raise StateChanged("The state %s changed after it was read: somebody wrote it without the lock. Nothing "
-                               "was written; run again to work on the new state." % self.location)
         except HttpResponseError as exc:
-            if getattr(exc, "error_code", None) in ("LeaseIdMismatchWithBlobOperation", "LeaseLost",
-                                                     "LeaseIdMissing", "LeaseNotPresentWithBlobOperation"):
+            if isinstance(exc, ResourceModifiedError) or getattr(exc, "status_code", None) == 412:
+                raise StateChanged("The state %s changed after it was read: somebody wrote it without the lock. "
+                                   "Nothing was written; run again to work on the new state." % self.location)
+            if getattr(exc, "error_code", None) in LEASE_LOST_CODES:
                 raise StateChanged("The lock on the state %s was broken by someone else while it was held: nothing "
                                    "was written. Check who (%s) and run again." % (
                                        self.location, describe_lock(self.read_lock_info())))
@@ -580,7 +582,7 @@ def remove_addresses(backend, addresses, check_mode=False, force_unlock=None, lo
     """
     parsed = [Address.parse(a) for a in addresses]
     if check_mode:
-        data, _ = backend.read()
+        data = backend.read()[0]
         state = State.from_bytes(data, where="The state %s" % backend.location)
         new_state, removed = state.without(parsed)
         return dict(changed=bool(removed), removed=removed, missing=[str(a) for a in parsed if not state.matching(a)],
