@@ -2,8 +2,9 @@
 
 ``RunProgress.handle`` takes ansible-runner's events (``run_scenario(events=...)``); ``rich.live.Live`` renders
 the object. The finished steps come from the incident timeline the playbook rewrites after each step. While the
-nightly backup streams into Postgres, the bytes the restore module has read (the download) and written (SQL sent
-to Postgres) are read from ``/proc`` of that module's process, a descendant of this run's ansible-playbook.
+nightly backup streams into Postgres, the bytes the restore module has read and written so far (the download, the
+SQL sent to Postgres, any spill to disk) come from ``/proc`` of that module's process, a descendant of this run's
+ansible-playbook; when it ends, its own figures (SQL bytes, rows, duration) replace them.
 """
 
 from __future__ import annotations
@@ -69,10 +70,12 @@ def _descendant(pid: int, ancestor: int) -> bool:
 
 
 def module_io(ancestor: int, module: str) -> tuple[int, int] | None:
-    """``(read, written)`` bytes of the running ``module`` process under ``ancestor`` (Linux /proc), or None."""
+    """``(read, written)`` bytes of the running ``module`` process under ``ancestor`` (Linux /proc), or None.
+    The shells Ansible wraps the module in match too; the module's own process is the one that moved the most."""
     proc = Path("/proc")
     if not proc.is_dir():
         return None
+    found: list[tuple[int, int]] = []
     for entry in proc.iterdir():
         if not entry.name.isdigit():
             continue
@@ -84,8 +87,8 @@ def module_io(ancestor: int, module: str) -> tuple[int, int] | None:
             io = dict(line.split(": ") for line in (entry / "io").read_text().splitlines())
         except (OSError, ValueError):
             continue
-        return int(io.get("rchar", 0)), int(io.get("wchar", 0))
-    return None
+        found.append((int(io.get("rchar", 0)), int(io.get("wchar", 0))))
+    return max(found, key=sum) if found else None
 
 
 @dataclass
@@ -140,10 +143,11 @@ class RunProgress:
         if self.action != RESTORE_ACTION or self.check or not self.ansible_pid:
             return None
         io = module_io(self.ansible_pid, "nightly_backup_restore")
-        size = f" of {_mb(self.backup.get('size'))} compressed" if self.backup else ""
+        size = f"{self.backup.get('name', 'the backup')} ({_mb(self.backup.get('size'))} compressed)" \
+            if self.backup else "the backup"
         if io is None:
-            return f"restoring{size}"
-        return f"read {_mb(io[0])}{size} · sent {_mb(io[1])} to Postgres"
+            return f"restoring {size}"
+        return f"restoring {size}: {_mb(io[0])} read, {_mb(io[1])} written so far (download, SQL, Postgres)"
 
     def __rich__(self) -> RenderableType:
         elapsed = time.monotonic() - self.started

@@ -47,7 +47,7 @@ def test_progress_follows_the_events(tmp_path: Path) -> None:
                                "register.dr.nightly_backup_restore"))
     text = text_of(progress)
     assert "restore the nightly backup" in text and "Stream the backup into the emptied database" in text
-    assert "restoring of 412.0 MB compressed" in text  # no such process under pid 1's tree here
+    assert "restoring register_prod_2026-11-20.tar.gz (412.0 MB compressed)" in text  # no such process here
 
     progress.handle(ok("Stream the backup into the emptied database", "register.dr.nightly_backup_restore",
                        {"sql_bytes": 1_000_000_000, "duration": 20.0,
