@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # One sandbox for the whole test run (tests bring their own up when this is unset).
 TEST_HOME := /var/tmp/register-dr-test-$(shell echo "$(CURDIR)" | md5sum | cut -c1-8)
 
-.PHONY: help install test unit lint sanity ansible-lint molecule pytest drill sandbox-up sandbox-down clean
+.PHONY: help install test unit lint sanity ansible-lint scenarios pytest drill sandbox-up sandbox-down clean
 
 help:
 	@echo "make drill   install what is needed, bring the sandbox up and rehearse every scenario"
@@ -49,7 +49,14 @@ pytest: install
 	  REGISTER_DR_TEST_HOME=$(TEST_HOME) $(BIN)/pytest -q -m sandbox --ignore=tests/scenarios $(PYTEST_ARGS); rc=$$?; \
 	  $(BIN)/register-dr sandbox down --home $(TEST_HOME); rm -rf $(TEST_HOME); exit $$rc
 
-test: lint sanity pytest
+# The scenario playbooks end to end, each test file on one of two workers with a sandbox of its own.
+scenarios: install
+	$(BIN)/pytest -q -n 2 --dist loadfile -m sandbox tests/scenarios $(PYTEST_ARGS)
+
+ansible-lint: install
+	$(BIN)/ansible-lint --profile production
+
+test: lint sanity ansible-lint pytest scenarios
 
 drill: install
 	$(BIN)/register-dr drill all
