@@ -113,16 +113,13 @@ class SandboxPlatform:
         self.client = SandboxClient.from_settings(settings)
 
     def instance(self, name: str | None = None) -> dict | None:
-        found = self.client.get("/v3/service_instances", names=name or self.env.service,
-                                space_guids=self.client.space_guid(self.env.space))["resources"]
-        return found[0] if found else None
+        return self.client.find_service_instance(self.env.space, name or self.env.service)
 
     def parameters(self, guid: str) -> dict:
-        return self.client.get(f"/v3/service_instances/{guid}/parameters")
+        return self.client.instance_parameters(guid)
 
     def keys(self, guid: str) -> list[str]:
-        found = self.client.get("/v3/service_credential_bindings", service_instance_guids=guid, type="key")
-        return sorted(binding["name"] for binding in found["resources"])
+        return self.client.key_names(guid)
 
     def credentials(self) -> dict:
         return self.client.key_credentials(self.env.space, self.env.service, self.env.service)

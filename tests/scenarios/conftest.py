@@ -119,16 +119,13 @@ class Platform:
     # --- looking at the platform -----------------------------------------------------------------------------
     def instance(self, env_name: str, name: str | None = None) -> dict | None:
         env = environment(env_name)
-        found = self.client.get("/v3/service_instances", names=name or env.service,
-                                space_guids=self.client.space_guid(env.space))["resources"]
-        return found[0] if found else None
+        return self.client.find_service_instance(env.space, name or env.service)
 
     def parameters(self, guid: str) -> dict:
-        return self.client.get(f"/v3/service_instances/{guid}/parameters")
+        return self.client.instance_parameters(guid)
 
     def keys(self, guid: str) -> list[str]:
-        found = self.client.get("/v3/service_credential_bindings", service_instance_guids=guid, type="key")
-        return sorted(binding["name"] for binding in found["resources"])
+        return self.client.key_names(guid)
 
     def credentials(self, env_name: str, name: str | None = None) -> dict:
         env = environment(env_name)

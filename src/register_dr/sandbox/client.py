@@ -59,6 +59,19 @@ class SandboxClient:
         return self.one("/v3/service_instances", f"service instance {name} in space {space}",
                         names=name, space_guids=self.space_guid(space))
 
+    def find_service_instance(self, space: str, name: str) -> dict | None:
+        """The instance, or None when the space holds none of that name."""
+        found = self.get("/v3/service_instances", names=name, space_guids=self.space_guid(space))["resources"]
+        return found[0] if found else None
+
+    def instance_parameters(self, guid: str) -> dict:
+        return self.get(f"/v3/service_instances/{guid}/parameters")
+
+    def key_names(self, guid: str) -> list[str]:
+        """The names of the service keys of an instance, sorted."""
+        found = self.get("/v3/service_credential_bindings", service_instance_guids=guid, type="key")
+        return sorted(binding["name"] for binding in found["resources"])
+
     def key_credentials(self, space: str, service: str, key: str) -> dict:
         instance = self.service_instance(space, service)
         binding = self.one("/v3/service_credential_bindings", f"service key {key} of {service}",
