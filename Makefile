@@ -46,12 +46,14 @@ pytest: install
 	rm -rf $(TEST_HOME) && mkdir -p $(TEST_HOME) && chmod 755 $(TEST_HOME)
 	$(BIN)/register-dr sandbox up --home $(TEST_HOME)
 	REGISTER_DR_TEST_HOME=$(TEST_HOME) $(BIN)/pytest -q -n 2 -m "not sandbox" $(PYTEST_ARGS) && \
-	  REGISTER_DR_TEST_HOME=$(TEST_HOME) $(BIN)/pytest -q -m sandbox --ignore=tests/scenarios $(PYTEST_ARGS); rc=$$?; \
+	  REGISTER_DR_TEST_HOME=$(TEST_HOME) $(BIN)/pytest -q -m sandbox --ignore=tests/scenarios --ignore=tests/runner/test_drills.py \
+	    --durations=10 $(PYTEST_ARGS); rc=$$?; \
 	  $(BIN)/register-dr sandbox down --home $(TEST_HOME); rm -rf $(TEST_HOME); exit $$rc
 
-# The scenario playbooks end to end, each test file on one of two workers with a sandbox of its own.
+# The scenario playbooks and the drills end to end, each test file on one of two workers with sandboxes of its own.
 scenarios: install
-	$(BIN)/pytest -q -n 2 --dist loadfile -m sandbox tests/scenarios $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n 2 --dist loadfile -m sandbox tests/scenarios tests/runner/test_drills.py --durations=15 \
+	  $(PYTEST_ARGS)
 
 ansible-lint: install
 	$(BIN)/ansible-lint --profile production
