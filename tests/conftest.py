@@ -32,15 +32,6 @@ class RunningSandbox:
         return self.settings.home
 
 
-def _read_env_file(path: Path) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        if line.startswith("export "):
-            key, _, value = line.removeprefix("export ").partition("=")
-            values[key] = value.strip("'")
-    return values
-
-
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[RunningSandbox]:
     from register_dr.sandbox import control
@@ -49,14 +40,14 @@ def sandbox() -> Iterator[RunningSandbox]:
     if given:
         settings = Settings.from_env(given)
         control.up(settings)
-        yield RunningSandbox(settings, _read_env_file(settings.env_file))
+        yield RunningSandbox(settings, control.read_env_file(settings.env_file))
         return
     home = Path(tempfile.mkdtemp(prefix="register-dr-test-", dir="/var/tmp" if os.geteuid() == 0 else None))
     home.chmod(0o755)
     settings = Settings.from_env(home)
     try:
         control.up(settings)
-        yield RunningSandbox(settings, _read_env_file(settings.env_file))
+        yield RunningSandbox(settings, control.read_env_file(settings.env_file))
     finally:
         try:
             control.down(settings)

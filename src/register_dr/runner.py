@@ -272,16 +272,6 @@ def _check_snapshot(values: dict[str, Any], names: InputNames) -> None:
 
 
 # --- the environment of the child, split into what may be written down and what may not -----------------------------
-def read_env_file(path: Path) -> dict[str, str]:
-    """The ``export NAME=value`` lines of the sandbox's env.sh."""
-    values: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        if line.startswith("export "):
-            key, _, value = line.removeprefix("export ").partition("=")
-            values[key] = value.strip().strip("'")
-    return values
-
-
 def split_environment(env: Mapping[str, str], known_secrets: Mapping[str, str] = {}) -> tuple[dict, dict]:  # noqa: B006
     """``(public, secret)``: secret names, and any variable whose value holds a secret value, go to ``secret``."""
     secret = {k: v for k, v in env.items() if SECRET_NAME.search(k) and v}
@@ -301,6 +291,8 @@ def platform_environment(sandbox: Settings | None, base: Mapping[str, str] | Non
         if not sandbox.env_file.exists():
             raise InputError(f"no sandbox at {sandbox.home}: run `register-dr sandbox up --home {sandbox.home}` "
                              "first. Nothing was changed.")
+        from register_dr.sandbox.control import read_env_file  # the sandbox side, only when rehearsing
+
         extra = read_env_file(sandbox.env_file)
     public, secret = split_environment({**env, **extra})
     bin_dir = str(Path(sys.executable).parent)

@@ -10,16 +10,18 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from secrets import token_urlsafe
 
 import pytest
 
 from register_dr.runner import Request, platform_environment, run_request, split_environment
 
+# Made up for each run: values no file may hold afterwards, special characters included.
 SECRETS = {
-    "CF_PASSWORD": "cf-pass-7fQ2xL9wZ0",
-    "AZURE_STORAGE_CONNECTION_STRING": "DefaultEndpointsProtocol=http;AccountName=a;AccountKey=c2VjcmV0LWtleQ==;",
-    "ARM_ACCESS_KEY": "arm+key/with=special&chars\x7f?",
-    "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T000/B000/XXXXsecretXXXX",
+    "CF_PASSWORD": token_urlsafe(12),
+    "AZURE_STORAGE_CONNECTION_STRING": f"DefaultEndpointsProtocol=http;AccountName=a;AccountKey={token_urlsafe(16)};",
+    "ARM_ACCESS_KEY": f"{token_urlsafe(8)}+/=&\x7f?",
+    "SLACK_WEBHOOK_URL": f"http://127.0.0.1:9/hooks/{token_urlsafe(16)}",
 }
 
 

@@ -183,15 +183,6 @@ class Platform:
         return [v for v in values if v]
 
 
-def _read_env_file(path: Path) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        if line.startswith("export "):
-            key, _, value = line.removeprefix("export ").partition("=")
-            values[key] = value.strip("'")
-    return values
-
-
 @pytest.fixture(scope="session")
 def platform() -> Iterator[Platform]:
     root = Path(tempfile.mkdtemp(prefix="register-dr-scenarios-", dir="/var/tmp" if os.geteuid() == 0 else None))
@@ -199,7 +190,7 @@ def platform() -> Iterator[Platform]:
     settings = Settings.from_env(root / "sandbox")
     try:
         control.up(settings)
-        yield Platform(settings, _read_env_file(settings.env_file), root)
+        yield Platform(settings, control.read_env_file(settings.env_file), root)
     finally:
         try:
             control.down(settings)
