@@ -671,21 +671,29 @@ class SingleStreamRestore(object):
 class Budget(object):
     """Bytes of COPY data that may wait in memory, shared by all tables."""
 
-    def __init__(self, limit):
+    def __init__(self, limit, patience=0.25):
         self.limit = limit
+        self.patience = patience
         self.used = 0
-        self.lock = threading.Lock()
+        self.cond = threading.Condition()
 
     def take(self, size):
-        with self.lock:
-            if self.used + size > self.limit:
+        """Reserves ``size`` bytes. While the loaders keep freeing memory the stream waits for room (TCP holds the
+        download back); only when nothing was freed for ``patience`` seconds, because every loader is busy with data
+        that is not in memory, does it give up, and the caller spills."""
+        with self.cond:
+            if size > self.limit:
                 return False
+            while self.used + size > self.limit:
+                if self.patience <= 0 or not self.cond.wait(self.patience):
+                    return False
             self.used += size
             return True
 
     def give(self, size):
-        with self.lock:
+        with self.cond:
             self.used -= size
+            self.cond.notify_all()
 
 
 class TableFeed(object):
@@ -710,8 +718,14 @@ class TableFeed(object):
         self.append = False
 
     def put(self, data):
+        # the budget may wait for the loaders, so it is asked without holding this feed's lock
+        in_memory = self.spill_fd is None and self.budget.take(len(data))
         with self.cond:
-            if self.spill_fd is None and self.budget.take(len(data)):
+            if self.cancelled:
+                if in_memory:
+                    self.budget.give(len(data))
+                return
+            if in_memory:
                 self.chunks.append(data)
             else:
                 if self.spill_fd is None:

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 from ansible_collections.register.dr.plugins.module_utils.pg import (
+    Budget,
     DumpFormatError,
     ErrorClassifier,
     PostgresError,
     StatementSplitter,
+    TableFeed,
     UnexpectedSQLError,
     parse_dump,
     section_of,
@@ -190,3 +195,50 @@ def test_targets_come_from_a_key_a_dsn_or_libpq_options_and_never_show_the_passw
         target_from_params({"credentials": dict(key, password=None)})
     with pytest.raises(PostgresError, match="No target database"):
         target_from_params({"login_host": "h"})
+
+
+def test_the_stream_waits_for_a_loader_instead_of_spilling(tmp_path) -> None:
+    budget = Budget(4 * 1024, patience=2.0)
+    feed = TableFeed("public.trainees", "COPY public.trainees FROM stdin;", "trainees", budget, str(tmp_path))
+    received = []
+
+    def loader():
+        for chunk in feed:
+            time.sleep(0.002)
+            received.append(chunk)
+
+    thread = threading.Thread(target=loader)
+    thread.start()
+    rows = [b"%d\tname %d\n" % (i, i) * 16 for i in range(400)]
+    for row in rows:
+        feed.put(row)
+    feed.finish(400 * 16)
+    thread.join(5)
+    assert b"".join(received) == b"".join(rows)
+    assert feed.spilled == 0
+    assert budget.used == 0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_data_no_loader_takes_goes_to_a_spill_file_in_order(tmp_path) -> None:
+    budget = Budget(1024, patience=0.05)
+    feed = TableFeed("public.audits", "COPY public.audits FROM stdin;", "audits", budget, str(tmp_path))
+    chunks = [bytes([65 + i]) * 300 for i in range(10)]
+    started = time.monotonic()
+    for chunk in chunks:
+        feed.put(chunk)
+    feed.finish(0)
+    assert time.monotonic() - started < 1.0, "the stream waited once, then spilled without waiting again"
+    assert feed.spilled == 300 * 7
+    assert b"".join(feed) == b"".join(chunks)
+    assert budget.used == 0
+
+
+def test_a_chunk_larger_than_the_budget_spills_at_once(tmp_path) -> None:
+    budget = Budget(100, patience=5.0)
+    assert budget.take(101) is False
+    assert budget.take(60) is True
+    giver = threading.Timer(0.1, budget.give, args=(60,))
+    giver.start()
+    assert budget.take(80) is True, "room freed by a loader is taken"
+    assert budget.used == 80
