@@ -1,7 +1,13 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
+from ansible_collections.register.dr.plugins.module_utils import cf
 from ansible_collections.register.dr.plugins.module_utils.cf import (
     CFApiError,
     CFLoginError,
@@ -223,3 +229,22 @@ def test_connection_error_texts_never_show_a_secret():
     with pytest.raises(CFModuleError) as raised:
         c.get("/v3/spaces")
     assert "s3cr3t-pw" not in raised.value.msg and "********" in raised.value.msg
+
+
+def test_a_module_starts_without_importing_aiohttp_and_aiohttp_still_works_when_used() -> None:
+    script = (
+        "import sys\n"
+        "from ansible_collections.register.dr.plugins.module_utils import cf\n"
+        "assert cf.HAS_CF_CLIENT, cf.CF_CLIENT_IMPORT_ERROR\n"
+        "from cloudfoundry_client.client import CloudFoundryClient\n"
+        "print(sorted(name for name in sys.modules if name.startswith('aiohttp.')))\n"
+        "import aiohttp\n"
+        "from cloudfoundry_client.rlpgateway import client as rlp\n"
+        "print(rlp.aiohttp.ClientSession.__module__, aiohttp.ClientTimeout.__module__)\n"
+    )
+    collections = str(Path(cf.__file__).resolve().parents[5])
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                          env=dict(os.environ, PYTHONPATH=collections))
+    loaded_at_start, used = done.stdout.splitlines()
+    assert loaded_at_start == "[]"
+    assert used == "aiohttp.client aiohttp.client"
