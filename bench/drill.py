@@ -136,7 +136,8 @@ def platform_intervals(log: Path, tasks: list[dict], window: Interval) -> dict[s
         end = epoch(task["started_at"]) + task["duration"]
         measured = task.get("platform_seconds") or {}
         if "duration" in measured and task["action"].endswith("nightly_backup_restore"):
-            restore.append((end - measured["duration"], end))
+            # the restore, then the row counts that verify it, both in Postgres
+            restore.append((end - measured["duration"] - measured.get("verify_duration", 0.0), end))
         waited = sum(v for k, v in measured.items() if k.startswith("waited"))
         if waited:
             waits.append((end - waited, end))

@@ -94,3 +94,17 @@ def test_a_directory_without_a_record_is_refused(tmp_path: Path) -> None:
         render(tmp_path)
     with pytest.raises(ReportError, match="is not a directory"):
         render(tmp_path / "missing")
+
+
+def test_a_task_record_keeps_the_platform_time_the_module_measured() -> None:
+    from register_dr.runner import _task_record
+
+    event = {"event": "runner_on_ok", "event_data": {
+        "task": "Stream the backup into the emptied database", "role": "restore_nightly_backup",
+        "resolved_action": "register.dr.nightly_backup_restore", "start": "2026-11-27T03:10:00.000000Z",
+        "duration": 52.5, "res": {"changed": True, "duration": 48.7, "verify_duration": 1.9,
+                                   "timings": {"waited": 0.4, "label": "not a number"}}}}
+    record = _task_record(event)
+    assert record is not None
+    assert record.status == "changed"
+    assert record.platform_seconds == {"duration": 48.7, "verify_duration": 1.9, "waited": 0.4}

@@ -153,6 +153,17 @@ duration:
   description: Seconds the restore took (download, decompression and SQL together).
   returned: success
   type: float
+timings:
+  description:
+    - Seconds of each part of the run, waiting on the platform - C(find) (reading the backup blob), C(prepare)
+      (checking and emptying the target), C(restore) (the same as RV(duration)) and C(verify) (RV(verify_duration)).
+  returned: success
+  type: dict
+  sample: {"find": 0.04, "prepare": 0.31, "restore": 48.7, "verify": 1.9}
+verify_duration:
+  description: Seconds the row counts of O(verify) took, after the restore.
+  returned: when O(verify) is true
+  type: float
 sql_bytes:
   description: Bytes of SQL restored.
   returned: success
@@ -168,6 +179,7 @@ phases:
 """
 
 import os
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -248,11 +260,16 @@ def verify(connect, result, jobs):
 
 def run(module, clients):
     p = module.params
+    mark = time.monotonic()
+    timings = {}
     backup = choose(module, clients)
+    timings["find"] = round(time.monotonic() - mark, 3)
     kwargs, describe = target_from_params(p)
     connect = Connector(kwargs, describe, application_name="register.dr nightly_backup_restore")
     classifier = ErrorClassifier(p["expected_errors"])
+    mark = time.monotonic()
     dropped = prepare_target(module, connect, describe)
+    timings["prepare"] = round(time.monotonic() - mark, 3)
     if module.check_mode:
         return dict(changed=True, backup=backup, target=describe, would_drop=dropped,
                     msg="Would restore %s/%s (%d bytes) into %s"
@@ -268,13 +285,16 @@ def run(module, clients):
         raise
     except Exception as exc:
         raise clients.error(exc, "Restore %s/%s into %s" % (backup["container"], backup["name"], describe))
+    timings["restore"] = facts["duration"]
     summary = result.as_dict(classifier)
-    out = dict(changed=True, backup=backup, target=describe, dropped=dropped, mode=summary["mode"],
+    out = dict(changed=True, backup=backup, target=describe, dropped=dropped, timings=timings, mode=summary["mode"],
                jobs=summary["jobs"], expected_errors=summary["expected_errors"], phases=summary["phases"],
                skipped_tables=summary["skipped_tables"], statements=summary["statements"],
                retried_statements=summary["retried_statements"], spilled_bytes=summary["spilled_bytes"], **facts)
     if p["verify"]:
+        started = time.monotonic()
         out["tables"] = verify(connect, result, jobs)
+        out["verify_duration"] = timings["verify"] = round(time.monotonic() - started, 3)
         wrong = [t for t in out["tables"] if not t["match"] and not t["skipped"]]
         if wrong:
             out["msg"] = "Row counts differ from the dump after restoring %s: %s" % (backup["name"], ", ".join(
