@@ -138,7 +138,7 @@ def platform_intervals(log: Path, tasks: list[dict], window: Interval) -> dict[s
         measured = task.get("platform_seconds") or {}
         if "duration" in measured and task["action"].endswith("nightly_backup_restore"):
             # the restore, then the row counts that verify it, both in Postgres
-            restore.append((end - measured["duration"] - measured.get("verify_duration", 0.0), end))
+            restore.append((end - measured["duration"] - measured.get("verify", 0.0), end))
         waited = sum(v for k, v in measured.items() if k.startswith("waited"))
         if waited:
             waits.append((end - waited, end))

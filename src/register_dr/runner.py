@@ -392,9 +392,8 @@ def _task_record(event: dict) -> TaskRecord | None:
     platform: dict[str, float] = {}
     if isinstance(res.get("timings"), dict):
         platform.update({k: float(v) for k, v in res["timings"].items() if isinstance(v, int | float)})
-    for key in ("duration", "verify_duration"):
-        if isinstance(res.get(key), int | float):
-            platform[key] = float(res[key])
+    if isinstance(res.get("duration"), int | float):
+        platform["duration"] = float(res["duration"])
     return TaskRecord(name=data.get("task", ""), role=data.get("role"), action=data.get("resolved_action") or
                       data.get("task_action", ""), started_at=data.get("start", ""),
                       duration=float(data.get("duration") or 0), status=status, platform_seconds=platform)

@@ -92,7 +92,9 @@ class ActionModule(ActionBase):
         if step is not None and not (isinstance(step, dict) and step.get("name")):
             raise AnsibleActionFail("incident_record: step must be a dict with at least a name")
         json_path = os.path.join(path, "timeline.json")
-        if record is None:
+        if record is not None:
+            record = dict(record, inputs=without_secrets(record.get("inputs"), args.get("secret_keys")))
+        else:
             try:
                 with open(json_path) as stream:
                     current = json.load(stream)

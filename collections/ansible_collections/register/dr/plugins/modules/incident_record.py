@@ -48,7 +48,9 @@ options:
     description: Close the timeline in O(path) with this outcome (C(succeeded), C(failed) or C(refused)).
     type: str
   secret_keys:
-    description: A regular expression (case-insensitive) of detail keys that are never written.
+    description:
+      - A regular expression (case-insensitive) of keys that are never written - in a step's details, and in the
+        C(inputs) of a new O(record).
     type: str
   markdown:
     description: The timeline rendered as Markdown, written as C(timeline.md).

@@ -33,3 +33,11 @@ def test_closing_sets_the_outcome_and_the_final_rto() -> None:
     assert closed["outcome"] == "failed"
     assert closed["finished_at"] == "2026-11-27T03:01:35Z"
     assert closed["rto_seconds"] == 95.1
+
+
+def test_a_new_records_inputs_lose_the_keys_that_look_secret() -> None:
+    from ansible_collections.register.dr.plugins.action.incident_record import without_secrets
+
+    assert without_secrets({"backup_date": "2026-11-20", "CF_PASSWORD": "x", "webhook": "y"}, "password|webhook") \
+        == {"backup_date": "2026-11-20"}
+    assert without_secrets(None, "password") == {}

@@ -234,7 +234,7 @@ def test_data_no_loader_takes_goes_to_a_spill_file_in_order(tmp_path) -> None:
     assert budget.used == 0
 
 
-def test_a_chunk_larger_than_the_budget_spills_at_once(tmp_path) -> None:
+def test_a_chunk_larger_than_the_budget_spills_at_once_and_freed_room_is_taken(tmp_path) -> None:
     budget = Budget(100, patience=5.0)
     assert budget.take(101) is False
     assert budget.take(60) is True
