@@ -207,6 +207,17 @@ def _port_of(url: str) -> int:
     return int(url.rsplit(":", 1)[1])
 
 
+def _outlive(pids: dict[str, int], *, timeout: float, interval: float = 0.05) -> list[str]:
+    """Names of the processes still alive after ``timeout``. A postmaster removes its pid file, which is what
+    ``pg_ctl stop -w`` waits for, a moment before its process exits: give it that moment."""
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = [name for name, pid in pids.items() if pid_alive(pid)]
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(interval)
+
+
 def down(settings: Settings, *, progress: Callable[[str], None] | None = None) -> list[str]:
     """Stop every process the sandbox started. Returns what was stopped. Raises if something survives."""
     say = progress or (lambda _msg: None)
@@ -226,14 +237,14 @@ def down(settings: Settings, *, progress: Callable[[str], None] | None = None) -
                 say(f"stopping {len(running)} Postgres cluster(s)")
             clusters.stop_all()
             stopped.extend(f"postgres:{cid}" for cid in running)
-            survivors = [cid for cid, pid in running.items() if pid_alive(pid)]
+            survivors = _outlive(running, timeout=30)
             if survivors:
                 raise SandboxError(f"Postgres clusters still running after stop: {', '.join(survivors)}")
         if "azurite" in pids and pid_alive(pids["azurite"]):
             say(f"stopping Azurite (pid {pids['azurite']})")
             stop_pid(pids["azurite"])
             stopped.append("azurite")
-        left = [name for name, pid in pids.items() if pid_alive(pid)]
+        left = _outlive(pids, timeout=10)
         if left:
             raise SandboxError(f"still running after down: {', '.join(left)}")
         settings.pids_file.unlink(missing_ok=True)
