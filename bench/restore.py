@@ -235,7 +235,7 @@ def child(method: str, creds: dict, connection_string: str, sql: str, jobs: int)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {"seconds": elapsed, "peak_rss_mb": usage.ru_maxrss / 1024, "cpu_seconds": usage.ru_utime + usage.ru_stime,
             "phases": result.as_dict(classifier)["phases"], "expected_errors": dict(classifier.counts),
-            "spilled_mb": result.spilled_bytes / 1024 / 1024, "splits": result.table_splits,
+            "spilled_mb": result.spilled_bytes / 1024 / 1024,
             "retried": result.retries}
 
 
@@ -347,7 +347,7 @@ def main() -> int:
                         f"constraints and sequences: {same_shape}")
         for method, info in details.items():
             Console().print(f"{method}: phases {info['phases']}, spilled {info['spilled_mb']:.0f} MB, "
-                            f"restore process CPU {info['cpu_seconds']:.1f}s, table splits {info['splits']}, "
+                            f"restore process CPU {info['cpu_seconds']:.1f}s, "
                             f"retried statements {info['retried']}, "
                             f"expected errors {sum(info['expected_errors'].values())}")
         report = {"sql_bytes": sql_size, "blob_bytes": blob_size, "jobs": args.jobs, "times": times,

@@ -101,6 +101,17 @@ def test_parallel_restore_with_4_jobs_and_single_stream_give_the_source_data(wor
         constraints = ("SELECT conname, pg_get_constraintdef(oid), convalidated FROM pg_constraint "
                        "WHERE connamespace = 'public'::regnamespace ORDER BY 1")
         assert a.execute(constraints).fetchall() == b.execute(constraints).fetchall()
+    # every table was loaded whole by one connection with COPY FREEZE: no page is left for the first reader
+    # (an index build, a query) to set hint bits on, dirty and WAL-log again
+    with world.clusters.superuser("target-a") as admin, admin.transaction(force_rollback=True):
+        admin.execute("CREATE EXTENSION pageinspect")
+        not_frozen = dict(admin.execute(
+            "SELECT c.relname, (SELECT count(*) FROM generate_series(0, pg_relation_size(c.oid) / 8192 - 1) page, "
+            "heap_page_items(get_raw_page(c.oid::regclass::text, page::int)) item "
+            "WHERE item.t_infomask & 768 <> 768) "  # HEAP_XMIN_FROZEN = HEAP_XMIN_COMMITTED | HEAP_XMIN_INVALID
+            "FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'").fetchall())
+    assert set(not_frozen) == set(world.checksums)
+    assert not_frozen == dict.fromkeys(world.checksums, 0)
 
 
 def test_a_non_empty_target_is_refused_and_left_as_it_was(world: World, modules: Modules) -> None:

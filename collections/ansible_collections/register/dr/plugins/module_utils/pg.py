@@ -9,10 +9,12 @@
 - ``ErrorClassifier``: the runbook's expected restore errors as an allow-list that an environment can extend.
 - ``SingleStreamRestore``: one connection running the statements in order, like ``psql`` without ON_ERROR_STOP,
   but failing on any error that is not allowed, with the statement's context.
-- ``ParallelRestore``: pre-data in order; each table's COPY data on a pool of connections while the stream goes on
-  (``TRUNCATE`` + ``COPY ... FREEZE`` in one transaction, ``synchronous_commit=off``, spilling to disk only what
-  cannot wait); then indexes and constraints in parallel with a lock-aware scheduler, foreign keys after them; then
-  the rest in order.
+- ``ParallelRestore``: pre-data in order; each table's COPY data, whole, on one connection of a pool while the
+  stream goes on (``TRUNCATE`` + ``COPY ... FREEZE`` in one transaction, ``synchronous_commit=off``, spilling to disk
+  only what cannot wait); then indexes and constraints in parallel with a lock-aware scheduler, foreign keys after
+  them; then the rest in order. A table is not cut across connections: the rows appended by a second connection
+  cannot be frozen, and with data checksums on (the default since PostgreSQL 18) the index builds then set their hint
+  bits, dirtying and WAL-logging every page again, which costs more than the parallel load gains.
 """
 
 from __future__ import absolute_import, annotations, division, print_function
@@ -578,14 +580,13 @@ class RestoreResult(object):
         self.phases = collections.OrderedDict()
         self.spilled_bytes = 0
         self.retries = 0
-        self.table_splits = {}
 
     def as_dict(self, classifier):
         return dict(mode=self.mode, jobs=self.jobs, statements=self.statements,
                     expected_errors=dict(classifier.counts), dump_rows=dict(self.tables),
                     skipped_tables=dict(self.skipped), ignored_meta_commands=self.meta_commands,
                     phases={k: round(v, 3) for k, v in self.phases.items()}, spilled_bytes=self.spilled_bytes,
-                    retried_statements=self.retries, table_splits=dict(self.table_splits))
+                    retried_statements=self.retries)
 
 
 def _retryable(exc):
@@ -715,7 +716,6 @@ class TableFeed(object):
         self.rows = 0
         self.received = 0
         self.consumed = 0
-        self.append = False
 
     def put(self, data):
         # the budget may wait for the loaders, so it is asked without holding this feed's lock
@@ -793,7 +793,7 @@ class ParallelRestore(object):
     """Restores on ``jobs`` connections; see the module docstring for the plan."""
 
     def __init__(self, connect, classifier, jobs=2, memory_limit=64 * MB, spill_dir=None, freeze=True,
-                 split_size=32 * MB, maintenance_work_mem="256MB"):
+                 maintenance_work_mem="256MB"):
         self.connect = connect
         self.classifier = classifier
         self.jobs = max(1, int(jobs))
@@ -810,7 +810,6 @@ class ParallelRestore(object):
         self.stream_done = False
         self.table_bytes = collections.Counter()
         self.busy = 0
-        self.split_size = split_size
         self.tuning = ["SET synchronous_commit = off"]
         if maintenance_work_mem:
             self.tuning.append("SET maintenance_work_mem = '%s'" % str(maintenance_work_mem).replace("'", ""))
@@ -866,30 +865,6 @@ class ParallelRestore(object):
             self.feeds.append(feed)
             self.feeds_cond.notify()
 
-    def _feed_data(self, feed, data):
-        """Hands ``data`` to the table's feed. When the feed's loader has fallen split_size behind the stream while
-        another loader is idle, the rest of the table goes to a new feed, cut at a row boundary, that the idle loader
-        appends with plain COPY (it waits for the first feed's TRUNCATE + COPY FREEZE to commit, then loads
-        alongside). A loader that keeps up keeps the whole table, so the table stays frozen."""
-        self.table_bytes[feed.table] += len(data)
-        if self.split_size and feed.backlog >= self.split_size:
-            with self.feeds_cond:
-                idle = not self.feeds and self.busy < self.jobs
-            cut = data.rfind(b"\n") + 1 if idle else 0
-            if cut:
-                feed.put(data[:cut])
-                feed.finish(0)
-                self.result.spilled_bytes += feed.spilled
-                follower = TableFeed(feed.table, feed.statement, feed.context, self.budget, self.spill_dir)
-                follower.append = True
-                self.result.table_splits[feed.table] = self.result.table_splits.get(feed.table, 1) + 1
-                self._queue(follower)
-                if cut < len(data):
-                    follower.put(data[cut:])
-                return follower
-        feed.put(data)
-        return feed
-
     def _load(self, conn, feed):
         statement = feed.statement
         relkind = None
@@ -899,7 +874,7 @@ class ParallelRestore(object):
             relkind = row[0] if row else None
         except psycopg.Error:
             relkind = None
-        if self.freeze and relkind == "r" and not feed.append:
+        if self.freeze and relkind == "r":
             frozen = statement.rstrip().rstrip(";") + " WITH (FREEZE);"
             started = False
             try:
@@ -944,7 +919,8 @@ class ParallelRestore(object):
                     raise self.failure
                 kind = event[0]
                 if kind == "data":
-                    feed = self._feed_data(feed, event[1])
+                    self.table_bytes[feed.table] += len(event[1])
+                    feed.put(event[1])
                     continue
                 if kind == "meta":
                     self.result.meta_commands.append(event[1])
