@@ -11,9 +11,9 @@ its flags, ``tar -czf``, upload to Azurite), then measures, ``--repeat`` times e
   e  register.dr parallel engine fed from the local .sql
 
 Each restore goes into its own cluster as a service key's user (so the runbook's expected errors occur), after
-dropping what the previous repetition restored. Prints medians and the ratios a/b, b/d, d/c, a/c, d/e, peak RSS of
-the register.dr restores (each runs in a child process), and checks that all five databases hold identical data,
-indexes, constraints and sequence values.
+dropping what the previous repetition restored and flushing the page cache's dirty pages to disk. Prints medians and
+the ratios a/b, b/d, d/c, a/c, d/e, peak RSS of the register.dr restores (each runs in a child process), and checks
+that all five databases hold identical data, indexes, constraints and sequence values.
 
     .venv/bin/python bench/restore.py --size-mb 1024 --repeat 5
 """
@@ -312,6 +312,9 @@ def main() -> int:
             for method in args.methods:
                 creds = targets[method]
                 empty(creds)
+                # every method starts with no dirty pages waiting for writeback: one restore writes about 5 GB
+                # (heap, WAL and its archive), which otherwise slows whichever method runs next
+                os.sync()
                 with console.status(f"run {rep + 1}/{args.repeat}: {METHODS[method]}"):
                     if method == "a":
                         seconds = upstream(creds, connection_string, work)

@@ -10,6 +10,7 @@ import subprocess
 import tarfile
 
 import psycopg
+import pytest
 
 from register_dr.sandbox import dataset
 from tests.backups.conftest import (
@@ -101,17 +102,17 @@ def test_parallel_restore_with_4_jobs_and_single_stream_give_the_source_data(wor
         constraints = ("SELECT conname, pg_get_constraintdef(oid), convalidated FROM pg_constraint "
                        "WHERE connamespace = 'public'::regnamespace ORDER BY 1")
         assert a.execute(constraints).fetchall() == b.execute(constraints).fetchall()
-    # every table was loaded whole by one connection with COPY FREEZE: no page is left for the first reader
-    # (an index build, a query) to set hint bits on, dirty and WAL-log again
-    with world.clusters.superuser("target-a") as admin, admin.transaction(force_rollback=True):
-        admin.execute("CREATE EXTENSION pageinspect")
-        not_frozen = dict(admin.execute(
-            "SELECT c.relname, (SELECT count(*) FROM generate_series(0, pg_relation_size(c.oid) / 8192 - 1) page, "
-            "heap_page_items(get_raw_page(c.oid::regclass::text, page::int)) item "
-            "WHERE item.t_infomask & 768 <> 768) "  # HEAP_XMIN_FROZEN = HEAP_XMIN_COMMITTED | HEAP_XMIN_INVALID
-            "FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'").fetchall())
-    assert set(not_frozen) == set(world.checksums)
-    assert not_frozen == dict.fromkeys(world.checksums, 0)
+    # both restores loaded every table whole on one connection with COPY FREEZE: no page is left for the first
+    # reader (an index build, a query) to set hint bits on, dirty and WAL-log again
+    for cluster in ("target-a", "target-b"):
+        with world.clusters.superuser(cluster) as admin, admin.transaction(force_rollback=True):
+            admin.execute("CREATE EXTENSION pageinspect")
+            not_frozen = dict(admin.execute(
+                "SELECT c.relname, (SELECT count(*) FROM generate_series(0, pg_relation_size(c.oid) / 8192 - 1) p, "
+                "heap_page_items(get_raw_page(c.oid::regclass::text, p::int)) item "
+                "WHERE item.t_infomask & 768 <> 768) "  # HEAP_XMIN_FROZEN = HEAP_XMIN_COMMITTED | HEAP_XMIN_INVALID
+                "FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'").fetchall())
+        assert not_frozen == dict.fromkeys(world.checksums, 0), cluster
 
 
 def test_a_non_empty_target_is_refused_and_left_as_it_was(world: World, modules: Modules) -> None:
@@ -169,6 +170,28 @@ def test_an_unexpected_sql_error_fails_and_names_it(world: World, modules: Modul
         target, backup_date="2026-10-01", expected_errors=['^relation "public\\.nowhere" does not exist$']))
     assert not allowed.get("failed"), allowed.get("msg")
     assert allowed["expected_errors"] == {'^relation "public\\.nowhere" does not exist$': 1}
+
+
+@pytest.mark.parametrize("mode", ["single", "parallel"])
+def test_an_allowed_copy_error_leaves_that_table_empty_and_the_rest_restored(world: World, modules: Modules,
+                                                                              mode: str) -> None:
+    target = world.targets["c"]
+    empty_database(target)
+    header = "\n--\n-- Data for Name: {0}; Type: TABLE DATA; Schema: public; Owner: -\n--\n\n"
+    sql = ("SET client_encoding = 'UTF8';\n\n--\n-- Name: grades; Type: TABLE; Schema: public; Owner: -\n--\n\n"
+           "CREATE TABLE public.grades (id integer PRIMARY KEY);\n"
+           "\n--\n-- Name: marks; Type: TABLE; Schema: public; Owner: -\n--\n\n"
+           "CREATE TABLE public.marks (id integer PRIMARY KEY);\n"
+           + header.format("grades") + "COPY public.grades (id) FROM stdin;\n1\nnot a number\n\\.\n"
+           + header.format("marks") + "COPY public.marks (id) FROM stdin;\n1\n2\n3\n\\.\n")
+    world.upload(PROD_CONTAINER, f"{PROD_PREFIX}2026-10-02.tar.gz", tar_gz(f"{PROD_PREFIX}2026-10-02.sql",
+                                                                           sql.encode()))
+    result = modules.run("nightly_backup_restore", restore_args(
+        target, backup_date="2026-10-02", mode=mode, expected_errors=["^invalid input syntax for type integer"]))
+    assert not result.get("failed"), result.get("msg", result["_output"])
+    assert result["expected_errors"] == {"^invalid input syntax for type integer": 1}
+    assert result["skipped_tables"] == {"public.grades": "^invalid input syntax for type integer"}
+    assert {t: rows for t, (rows, _digest) in tables_of(target).items()} == {"grades": 0, "marks": 3}
 
 
 def test_a_download_cut_mid_way_resumes_from_the_byte_it_reached(world: World, modules: Modules) -> None:

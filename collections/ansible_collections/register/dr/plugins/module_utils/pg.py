@@ -611,18 +611,23 @@ def _execute(conn, statement, retries=5):
 
 
 class SingleStreamRestore(object):
-    """Runs the dump's statements in order on one connection; COPY data goes straight to the server."""
+    """Runs the dump's statements in order on one connection; COPY data goes straight to the server. A plain table's
+    data is loaded like the parallel restore's, with ``TRUNCATE`` + ``COPY ... FREEZE`` in one transaction, so the
+    index builds that follow find every row frozen and do not dirty and WAL-log the pages again."""
 
-    def __init__(self, connect, classifier):
+    def __init__(self, connect, classifier, freeze=True):
         self.connect = connect
         self.classifier = classifier
+        self.freeze = freeze
         self.result = RestoreResult("single", 1)
 
     def run(self, events):
         conn = self.connect()
         copy_cm = copy = None
-        context = None
+        context = table = None
+        in_transaction = False
         try:
+            conn.execute("SET synchronous_commit = off")
             for event in events:
                 kind = event[0]
                 if kind == "data":
@@ -630,7 +635,7 @@ class SingleStreamRestore(object):
                         try:
                             copy.write(event[1])
                         except psycopg.Error as exc:
-                            copy = self._abort_copy(copy_cm, exc, context)
+                            copy = self._abort_copy(copy_cm, exc, context, table)
                 elif kind == "sql":
                     self.result.statements += 1
                     try:
@@ -642,7 +647,11 @@ class SingleStreamRestore(object):
                     context = describe_item(event[2], event[1], event[4])
                     self.result.tables[event[3]] = 0
                     table = event[3]
-                    copy_cm = conn.cursor().copy(event[1])
+                    statement = event[1]
+                    if self.freeze and self._truncated(conn, table):
+                        in_transaction = True
+                        statement = statement.rstrip().rstrip(";") + " WITH (FREEZE);"
+                    copy_cm = conn.cursor().copy(statement)
                     try:
                         copy = copy_cm.__enter__()
                     except psycopg.Error as exc:
@@ -656,16 +665,34 @@ class SingleStreamRestore(object):
                         except psycopg.Error as exc:
                             self.result.skipped[table] = self.classifier.allow(exc, context)
                     copy_cm = copy = None
+                    if in_transaction:
+                        in_transaction = False
+                        conn.execute("ROLLBACK" if table in self.result.skipped else "COMMIT")
                 elif kind == "meta":
                     self.result.meta_commands.append(event[1])
         finally:
             conn.close()
         return self.result
 
-    def _abort_copy(self, copy_cm, exc, context):
+    @staticmethod
+    def _truncated(conn, table):
+        """Opens a transaction that has emptied ``table``, so COPY FREEZE may load it; False (no transaction) for a
+        table that is not a plain table or that this user may not truncate: its COPY then runs as psql's would."""
+        conn.execute("BEGIN")
+        try:
+            row = conn.execute("SELECT relkind FROM pg_catalog.pg_class WHERE oid = %s::regclass", (table,)).fetchone()
+            if row and row[0] == "r":
+                conn.execute("TRUNCATE ONLY %s" % table)
+                return True
+        except psycopg.Error:
+            pass
+        conn.execute("ROLLBACK")
+        return False
+
+    def _abort_copy(self, copy_cm, exc, context, table):
         with contextlib.suppress(psycopg.Error):
             copy_cm.__exit__(type(exc), exc, exc.__traceback__)
-        self.classifier.allow(exc, context)
+        self.result.skipped[table] = self.classifier.allow(exc, context)
         return None
 
 

@@ -18,9 +18,10 @@ description:
   - The runbook's expected errors (the restoring key user does not own the broker's event triggers, functions and
     extensions) are an allow-list, extended by O(expected_errors). Any other error fails the task and names the
     statement. The result counts each expected error class.
-  - By default the restore is parallel; pre-data in order, each table's data on a pool of O(jobs) connections
-    while the download goes on (C(TRUNCATE) and C(COPY ... FREEZE) in one transaction), then indexes and
-    constraints in parallel. O(mode=single) runs the statements in order on one connection, like C(psql).
+  - By default the restore is parallel; pre-data in order, each table's data, whole, on one of a pool of O(jobs)
+    connections while the download goes on (C(TRUNCATE) and C(COPY ... FREEZE) in one transaction), then indexes and
+    constraints in parallel. O(mode=single) runs the statements in order on one connection, like C(psql), each
+    table's data also loaded with C(TRUNCATE) and C(COPY ... FREEZE) in one transaction.
   - A target that already holds application tables is refused unless O(force=true) or O(clean=true).
   - After the restore the row count of every table is compared with the rows in the dump.
 options:
