@@ -610,6 +610,20 @@ def _execute(conn, statement, retries=5):
             raise
 
 
+def _plain_table(conn, table):
+    """Whether ``table`` is a plain table (not a partitioned table, view or foreign table): COPY FREEZE loads only
+    those."""
+    try:
+        row = conn.execute("SELECT relkind FROM pg_catalog.pg_class WHERE oid = %s::regclass", (table,)).fetchone()
+    except psycopg.Error:
+        return False
+    return bool(row) and row[0] == "r"
+
+
+def _frozen(copy_statement):
+    return copy_statement.rstrip().rstrip(";") + " WITH (FREEZE);"
+
+
 class SingleStreamRestore(object):
     """Runs the dump's statements in order on one connection; COPY data goes straight to the server. A plain table's
     data is loaded like the parallel restore's, with ``TRUNCATE`` + ``COPY ... FREEZE`` in one transaction, so the
@@ -650,7 +664,7 @@ class SingleStreamRestore(object):
                     statement = event[1]
                     if self.freeze and self._truncated(conn, table):
                         in_transaction = True
-                        statement = statement.rstrip().rstrip(";") + " WITH (FREEZE);"
+                        statement = _frozen(statement)
                     copy_cm = conn.cursor().copy(statement)
                     try:
                         copy = copy_cm.__enter__()
@@ -678,16 +692,15 @@ class SingleStreamRestore(object):
     def _truncated(conn, table):
         """Opens a transaction that has emptied ``table``, so COPY FREEZE may load it; False (no transaction) for a
         table that is not a plain table or that this user may not truncate: its COPY then runs as psql's would."""
+        if not _plain_table(conn, table):
+            return False
         conn.execute("BEGIN")
         try:
-            row = conn.execute("SELECT relkind FROM pg_catalog.pg_class WHERE oid = %s::regclass", (table,)).fetchone()
-            if row and row[0] == "r":
-                conn.execute("TRUNCATE ONLY %s" % table)
-                return True
+            conn.execute("TRUNCATE ONLY %s" % table)
         except psycopg.Error:
-            pass
-        conn.execute("ROLLBACK")
-        return False
+            conn.execute("ROLLBACK")
+            return False
+        return True
 
     def _abort_copy(self, copy_cm, exc, context, table):
         with contextlib.suppress(psycopg.Error):
@@ -894,15 +907,8 @@ class ParallelRestore(object):
 
     def _load(self, conn, feed):
         statement = feed.statement
-        relkind = None
-        try:
-            row = conn.execute("SELECT relkind FROM pg_catalog.pg_class WHERE oid = %s::regclass",
-                               (feed.table,)).fetchone()
-            relkind = row[0] if row else None
-        except psycopg.Error:
-            relkind = None
-        if self.freeze and relkind == "r":
-            frozen = statement.rstrip().rstrip(";") + " WITH (FREEZE);"
+        if self.freeze and _plain_table(conn, feed.table):
+            frozen = _frozen(statement)
             started = False
             try:
                 with conn.transaction():
