@@ -199,13 +199,13 @@ def test_a_download_cut_mid_way_resumes_from_the_byte_it_reached(world: World, m
     empty_database(target)
     with tarfile.open(fileobj=io.BytesIO(world.download(PROD_CONTAINER, NIGHTLY)), mode="r:gz") as archive:
         sql = archive.extractfile(f"{PROD_PREFIX}{BACKUP_DATE}.sql").read()
-    noise = base64.b64encode(os.urandom(9 * 1024 * 1024)).decode()
+    noise = base64.b64encode(os.urandom(14 * 1024 * 1024)).decode()
     padding = "".join(f"-- {noise[i:i + 96]}\n" for i in range(0, len(noise), 96)).encode()
     name = f"{PROD_PREFIX}2026-11-17.tar.gz"
     blob = tar_gz(f"{PROD_PREFIX}2026-11-17.sql", padding + sql)
-    assert len(blob) > 9 * 1024 * 1024
+    assert len(blob) > 14 * 1024 * 1024  # more than one 8 MB ranged GET
     world.upload(PROD_CONTAINER, name, blob)
-    proxy = BreakingProxy(world.azurite.port, after=6 * 1024 * 1024, outage=2.0)
+    proxy = BreakingProxy(world.azurite.port, after=10 * 1024 * 1024, outage=2.0)
     try:
         through_proxy = world.connection_string.replace(f":{world.azurite.port}/", f":{proxy.port}/")
         result = modules.run("nightly_backup_restore", {

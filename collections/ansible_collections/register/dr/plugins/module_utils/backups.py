@@ -43,6 +43,8 @@ NAME_RE = re.compile(r"^(?P<prefix>.*?)(?P<date>\d{4}-\d{2}-\d{2})(?:-(?P<time>\
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 TAR_BLOCK = 512
 OUTPUT_CHUNK = 1024 * 1024
+INPUT_SLICE = 256 * 1024
+HEADER_WINDOW = 1024 * 1024
 
 
 class BackupError(Exception):
@@ -203,30 +205,38 @@ class Gunzip(object):
 
     def __iter__(self):
         inflater = inflate_lib.decompressobj(wbits=31)
-        pending = False
+        pending = fresh = False
         for chunk in self.chunks:
-            data = chunk
-            while data:
-                try:
-                    out = inflater.decompress(data, OUTPUT_CHUNK)
-                except INFLATE_ERRORS as exc:
-                    raise ArchiveError(
-                        "Archive %s is corrupt at compressed byte %d (%s); the backup cannot be read. Choose another "
-                        "backup date, or recreate the backup." % (self.describe, self.compressed, exc),
-                        compressed_offset=self.compressed)
-                self.compressed += len(data) - len(inflater.unconsumed_tail) - len(inflater.unused_data)
-                pending = not inflater.eof
-                if out:
-                    self.uncompressed += len(out)
-                    yield out
-                if inflater.eof:
-                    data = inflater.unused_data
-                    inflater = inflate_lib.decompressobj(wbits=31)
-                    pending = False
-                    if data.strip(b"\0") == b"":
-                        data = b""
-                else:
-                    data = inflater.unconsumed_tail
+            # inflated a slice at a time: a call that stops at OUTPUT_CHUNK copies the input it has not read into
+            # unconsumed_tail, which for a whole 16 MB download chunk costs more than the inflating itself
+            view = memoryview(chunk)
+            for start in range(0, len(view), INPUT_SLICE):
+                data = view[start:start + INPUT_SLICE]
+                if fresh and not bytes(data).strip(b"\0"):
+                    self.compressed += len(data)  # zero padding after the last member, as some writers leave
+                    continue
+                while data:
+                    try:
+                        out = inflater.decompress(data, OUTPUT_CHUNK)
+                    except INFLATE_ERRORS as exc:
+                        raise ArchiveError(
+                            "Archive %s is corrupt at compressed byte %d (%s); the backup cannot be read. Choose "
+                            "another backup date, or recreate the backup." % (self.describe, self.compressed, exc),
+                            compressed_offset=self.compressed)
+                    self.compressed += len(data) - len(inflater.unconsumed_tail) - len(inflater.unused_data)
+                    pending, fresh = not inflater.eof, False
+                    if out:
+                        self.uncompressed += len(out)
+                        yield out
+                    if inflater.eof:
+                        data = inflater.unused_data
+                        inflater = inflate_lib.decompressobj(wbits=31)
+                        pending, fresh = False, True
+                        if not data.strip(b"\0"):
+                            self.compressed += len(data)
+                            data = b""
+                    else:
+                        data = inflater.unconsumed_tail
         if pending or self.compressed == 0:
             raise ArchiveError(
                 "Archive %s is truncated at compressed byte %d (SQL byte %d): the gzip stream ends early. The blob "
@@ -235,53 +245,63 @@ class Gunzip(object):
                 compressed_offset=self.compressed)
 
 
-class IteratorReader(io.RawIOBase):
-    """A read-only file over an iterator of bytes."""
+def sql_member_chunks(sql_bytes, describe):
+    """The bytes of the ``.sql`` member of an uncompressed tar stream. Yields (member name, chunk) pairs.
 
-    def __init__(self, chunks):
-        super(IteratorReader, self).__init__()
-        self._chunks = iter(chunks)
-        self._buffer = b""
-        self._offset = 0
-
-    def readable(self):
-        return True
-
-    def readinto(self, target):
-        if self._offset >= len(self._buffer):
-            self._buffer = next(self._chunks, b"")
-            self._offset = 0
-            if not self._buffer:
-                return 0
-        size = min(len(target), len(self._buffer) - self._offset)
-        target[:size] = self._buffer[self._offset:self._offset + size]
-        self._offset += size
-        return size
-
-
-def sql_member_chunks(sql_bytes, describe, chunk_size=1024 * 1024):
-    """The bytes of the ``.sql`` member of an uncompressed tar stream. Yields (member name, chunk) pairs."""
-    reader = io.BufferedReader(IteratorReader(sql_bytes), buffer_size=chunk_size)
-    try:
-        with tarfile.open(fileobj=reader, mode="r|") as archive:
-            for member in archive:
-                if not (member.isfile() and member.name.endswith(".sql")):
-                    continue
-                handle = archive.extractfile(member)
-                read = 0
-                while read < member.size:
-                    chunk = handle.read(min(chunk_size, member.size - read))
-                    if not chunk:
-                        raise ArchiveError(
-                            "Archive %s is truncated inside %s at SQL byte %d of %d; choose another backup date."
-                            % (describe, member.name, read, member.size), sql_offset=read)
-                    read += len(chunk)
-                    yield member.name, chunk
-                return
-    except tarfile.TarError as exc:
-        raise ArchiveError("Archive %s is not a readable tar archive (%s); choose another backup date." % (
-            describe, exc))
+    tarfile reads each member's header (GNU long names and pax records included); the member's data is handed on in
+    the chunks it arrived in, sliced only where it starts and ends. After the member the rest of the stream is read
+    too, so that a gzip stream cut short or failing its CRC check is an error rather than a silent success.
+    """
+    source = iter(sql_bytes)
+    pending = b""
+    while True:
+        while len(pending) < HEADER_WINDOW:
+            chunk = next(source, None)
+            if chunk is None:
+                break
+            pending = pending + chunk if pending else chunk
+        if not pending[:TAR_BLOCK].strip(b"\0"):
+            break
+        try:
+            with tarfile.open(fileobj=io.BytesIO(pending[:HEADER_WINDOW]), mode="r:") as headers:
+                member = headers.firstmember
+        except tarfile.TarError as exc:
+            raise ArchiveError("Archive %s is not a readable tar archive (%s); choose another backup date." % (
+                describe, exc))
+        if member is None:
+            break
+        if member.isfile() and member.name.endswith(".sql"):
+            for chunk in _member_data(source, pending[member.offset_data:], member, describe):
+                yield member.name, chunk
+            for _rest in source:
+                pass
+            return
+        skip = member.offset_data + (-(-member.size // TAR_BLOCK) * TAR_BLOCK if member.isfile() else 0)
+        while skip > len(pending):
+            skip -= len(pending)
+            pending = next(source, None)
+            if pending is None:
+                raise ArchiveError("Archive %s is truncated inside %s; choose another backup date." % (
+                    describe, member.name))
+        pending = pending[skip:]
     raise ArchiveError("Archive %s holds no .sql file; it is not a nightly backup." % describe)
+
+
+def _member_data(source, first, member, describe):
+    read = 0
+    data = first
+    while True:
+        if len(data) > member.size - read:
+            data = data[:member.size - read]
+        if data:
+            read += len(data)
+            yield data
+        if read >= member.size:
+            return
+        data = next(source, None)
+        if data is None:
+            raise ArchiveError("Archive %s is truncated inside %s at SQL byte %d of %d; choose another backup date."
+                               % (describe, member.name, read, member.size), sql_offset=read)
 
 
 def stream_sql(blob_chunks, describe, prefetch=True):

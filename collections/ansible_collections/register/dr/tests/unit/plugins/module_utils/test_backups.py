@@ -106,6 +106,61 @@ def test_gunzip_reads_concatenated_members() -> None:
     assert b"".join(Gunzip(pieces(joined, 3), "c/b")) == b"one two"
 
 
+@pytest.mark.parametrize("size", [1000, 300 * 1024, 16 * 1024 * 1024])
+def test_gunzip_gives_the_same_bytes_whatever_the_download_chunk_size(size: int) -> None:
+    rows = b"".join(b"%d\t%s\n" % (i, b"%08x" % zlib.crc32(b"%d" % i) * 9) for i in range(60000))
+    noise = bytes((i * 7919 + i // 13) % 251 for i in range(700000))  # compresses badly: several input slices
+    data = gzip.compress(rows) + gzip.compress(noise) + b"\0" * 300000  # zero padding after the last member
+    gunzip = Gunzip(pieces(data, size), "c/b")
+    assert b"".join(gunzip) == rows + noise
+    assert gunzip.compressed == len(data)
+
+
+def archive_of(*members: tuple[str, bytes], fmt: int = tarfile.GNU_FORMAT) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz", format=fmt) as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("fmt", [tarfile.GNU_FORMAT, tarfile.PAX_FORMAT, tarfile.USTAR_FORMAT])
+def test_the_sql_member_is_found_after_other_members_and_long_names(fmt: int) -> None:
+    sql = b"".join(b"INSERT INTO t VALUES (%d);\n" % i for i in range(50000))
+    long_name = "backups/" + "nightly/" * 10 + "register_prod_2026-11-20.sql"
+    name = long_name if fmt != tarfile.USTAR_FORMAT else "register_prod_2026-11-20.sql"
+    data = archive_of(("README.txt", b"x" * 1500), ("empty.txt", b""), (name, sql), fmt=fmt)
+    for size in (512, 4096, 1 << 20):
+        state, chunks = stream_sql(pieces(data, size), "c/b")
+        assert b"".join(chunks) == sql and state["member"] == name
+
+
+def test_an_archive_without_a_sql_member_is_named() -> None:
+    with pytest.raises(ArchiveError, match="Archive c/b holds no .sql file"):
+        list(stream_sql(pieces(archive_of(("notes.txt", b"hello"))), "c/b")[1])
+
+
+def test_a_gzip_crc_that_does_not_match_fails_after_the_sql_was_read() -> None:
+    data = bytearray(archive_of(("x.sql", b"SELECT 1;\n" * 50000)))
+    data[-8] ^= 0xFF  # the gzip trailer's CRC32
+    with pytest.raises(ArchiveError, match=r"Archive c/b is corrupt at compressed byte \d+"):
+        list(stream_sql(pieces(bytes(data)), "c/b")[1])
+
+
+def test_an_archive_cut_inside_the_sql_member_says_how_far_it_got() -> None:
+    sql = bytes(range(256)) * 4000
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        info = tarfile.TarInfo("x.sql")
+        info.size = len(sql)
+        tar.addfile(info, io.BytesIO(sql))
+    cut = gzip.compress(raw.getvalue()[:512 + 300000])  # a whole gzip stream, whose tar ends early
+    with pytest.raises(ArchiveError, match=r"Archive c/b is truncated inside x.sql at SQL byte 300000 of 1024000"):
+        list(stream_sql(pieces(cut), "c/b")[1])
+
+
 class FakeBlob:
     def __init__(self) -> None:
         self.staged: dict[str, bytes] = {}
