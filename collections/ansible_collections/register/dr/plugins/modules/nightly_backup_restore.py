@@ -13,8 +13,10 @@ short_description: Restore a nightly backup into a database, streamed from the b
 version_added: 0.1.0
 description:
   - Restores the newest backup of O(backup_date) (or the blob O(blob)) into the target database, streaming
-    blob -> gunzip -> tar member -> PostgreSQL with no temporary file. A download that breaks resumes from the
-    byte it reached.
+    blob -> gunzip -> tar member -> PostgreSQL with no temporary file. The blob is read in ranged requests of
+    8 MB; a download that breaks resumes at the start of the range it was reading, not from zero.
+  - A corrupt or truncated archive fails the task with the blob and where it broke; the whole gzip stream is read,
+    so its CRC is checked too, and the task never reports success for such an archive.
   - The runbook's expected errors (the restoring key user does not own the broker's event triggers, functions and
     extensions) are an allow-list, extended by O(expected_errors). Any other error fails the task and names the
     statement. The result counts each expected error class.
