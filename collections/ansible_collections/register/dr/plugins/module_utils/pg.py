@@ -647,7 +647,7 @@ class SingleStreamRestore(object):
                 if kind == "data":
                     if copy is not None:
                         try:
-                            copy.write(event[1])
+                            copy.write(memoryview(event[1]))  # psycopg slices it for libpq without copying
                         except psycopg.Error as exc:
                             copy = self._abort_copy(copy_cm, exc, context, table)
                 elif kind == "sql":
@@ -916,7 +916,7 @@ class ParallelRestore(object):
                     started = True
                     with conn.cursor().copy(frozen) as copy:
                         for chunk in feed:
-                            copy.write(chunk)
+                            copy.write(memoryview(chunk))
                 return
             except psycopg.Error as exc:
                 if started:
@@ -930,7 +930,7 @@ class ParallelRestore(object):
         try:
             with conn.cursor().copy(statement) as copy:
                 for chunk in feed:
-                    copy.write(chunk)
+                    copy.write(memoryview(chunk))
         except psycopg.Error as exc:
             feed.drain()
             self.result.skipped[feed.table] = self.classifier.allow(exc, feed.context)
