@@ -208,7 +208,7 @@ class Gunzip(object):
         pending = fresh = False
         for chunk in self.chunks:
             # inflated a slice at a time: a call that stops at OUTPUT_CHUNK copies the input it has not read into
-            # unconsumed_tail, which for a whole 16 MB download chunk costs more than the inflating itself
+            # unconsumed_tail, which for a whole download chunk (8 MB) costs more than the inflating itself
             view = memoryview(chunk)
             for start in range(0, len(view), INPUT_SLICE):
                 data = view[start:start + INPUT_SLICE]

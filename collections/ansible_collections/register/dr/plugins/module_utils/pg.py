@@ -754,8 +754,6 @@ class TableFeed(object):
         self.done = False
         self.cancelled = False
         self.rows = 0
-        self.received = 0
-        self.consumed = 0
 
     def put(self, data):
         # the budget may wait for the loaders, so it is asked without holding this feed's lock
@@ -776,7 +774,6 @@ class TableFeed(object):
                     written = os.write(self.spill_fd, view)
                     view = view[written:]
                 self.spilled += len(data)
-            self.received += len(data)
             self.cond.notify()
 
     def finish(self, rows):
@@ -816,13 +813,7 @@ class TableFeed(object):
                 else:
                     self._release()
                     return
-                self.consumed += len(data)
             yield data
-
-    @property
-    def backlog(self):
-        """Bytes received and not yet handed to the loader."""
-        return self.received - self.consumed
 
     def drain(self):
         for _chunk in self:
@@ -849,7 +840,6 @@ class ParallelRestore(object):
         self.feeds_cond = threading.Condition()
         self.stream_done = False
         self.table_bytes = collections.Counter()
-        self.busy = 0
         self.tuning = ["SET synchronous_commit = off"]
         if maintenance_work_mem:
             self.tuning.append("SET maintenance_work_mem = '%s'" % str(maintenance_work_mem).replace("'", ""))
@@ -886,7 +876,6 @@ class ParallelRestore(object):
                     if self.failure is not None or not self.feeds:
                         return
                     feed = self.feeds.popleft()
-                    self.busy += 1
                 seen = self._prepare(conn, seen)
                 try:
                     self._load(conn, feed)
@@ -894,9 +883,6 @@ class ParallelRestore(object):
                     feed.cancel()
                     self._fail(exc)
                     return
-                finally:
-                    with self.feeds_cond:
-                        self.busy -= 1
         finally:
             conn.close()
 
