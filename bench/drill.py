@@ -44,8 +44,9 @@ from rich.table import Table
 from register_dr.drill import SandboxPlatform, run_drill
 from register_dr.progress import DrillProgress
 from register_dr.report import seconds
-from register_dr.sandbox import control, dataset
-from register_dr.sandbox.pgbin import conninfo_params, libpq_env, pg_tool
+from register_dr.sandbox.lifecycle import control
+from register_dr.sandbox.postgres.pgbin import conninfo_params, libpq_env, pg_tool
+from register_dr.sandbox.world import dataset
 from register_dr.settings import Settings
 
 console = Console(stderr=True)

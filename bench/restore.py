@@ -47,9 +47,9 @@ from ansible_collections.register.dr.plugins.module_utils.azure_blob import (  #
 )
 from ansible_collections.register.dr.plugins.module_utils.backups import restore_blob  # noqa: E402
 
-from register_dr.sandbox.azurite import Azurite, free_port  # noqa: E402
-from register_dr.sandbox.clusters import ClusterManager  # noqa: E402
-from register_dr.sandbox.pgbin import pg_tool  # noqa: E402
+from register_dr.sandbox.azurite.process import Azurite, free_port  # noqa: E402
+from register_dr.sandbox.postgres.clusters import ClusterManager  # noqa: E402
+from register_dr.sandbox.postgres.pgbin import pg_tool  # noqa: E402
 
 EXTENSIONS = ["uuid-ossp", "pgcrypto", "citext", "btree_gist", "btree_gin"]
 CONTAINER = "prod-db-backup"

@@ -34,7 +34,7 @@ class RunningSandbox:
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[RunningSandbox]:
-    from register_dr.sandbox import control
+    from register_dr.sandbox.lifecycle import control
 
     given = os.environ.get("REGISTER_DR_TEST_HOME")
     if given:

@@ -50,7 +50,7 @@ home_option = click.option("--home", envvar="REGISTER_DR_HOME", default=None,
 @home_option
 def sandbox_up(home: str | None) -> None:
     """Start the sandbox (or recover a crashed one) and print its endpoints."""
-    from register_dr.sandbox import control
+    from register_dr.sandbox.lifecycle import control
 
     settings = _settings(home)
     started = time.monotonic()
@@ -68,7 +68,7 @@ def sandbox_up(home: str | None) -> None:
 @home_option
 def sandbox_down(home: str | None) -> None:
     """Stop every process the sandbox started (state is kept)."""
-    from register_dr.sandbox import control
+    from register_dr.sandbox.lifecycle import control
 
     try:
         stopped = control.down(_settings(home), progress=console.print)
@@ -83,7 +83,7 @@ def sandbox_down(home: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def sandbox_status(home: str | None, as_json: bool) -> None:
     """Show what runs, where, and the state of each database service."""
-    from register_dr.sandbox import control
+    from register_dr.sandbox.lifecycle import control
 
     doc = control.status(_settings(home))
     if as_json:
@@ -97,7 +97,7 @@ def sandbox_status(home: str | None, as_json: bool) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def sandbox_reset(home: str | None, yes: bool) -> None:
     """Stop the sandbox and delete all its state; the next `up` builds a fresh world."""
-    from register_dr.sandbox import control
+    from register_dr.sandbox.lifecycle import control
 
     settings = _settings(home)
     if not yes:
@@ -112,11 +112,11 @@ def sandbox_reset(home: str | None, yes: bool) -> None:
 @click.option("--date", "date_text", default=None, help="Backup date YYYY-MM-DD (default: today, UTC).")
 def sandbox_nightly_backup(home: str | None, env_name: str, date_text: str | None) -> None:
     """Take a nightly backup exactly as the real nightly job does (pg_dump flags, .sql in .tar.gz, blob name)."""
-    from register_dr.sandbox.client import SandboxClient
-    from register_dr.sandbox.control import Endpoints, SandboxError, connection_string
-    from register_dr.sandbox.nightly import NightlyBackupError, nightly_backup
-    from register_dr.sandbox.secrets import SandboxSecrets
-    from register_dr.sandbox.world import environment
+    from register_dr.sandbox.lifecycle.client import SandboxClient
+    from register_dr.sandbox.lifecycle.control import Endpoints, SandboxError, connection_string
+    from register_dr.sandbox.lifecycle.secrets import SandboxSecrets
+    from register_dr.sandbox.world.environments import environment
+    from register_dr.sandbox.world.nightly import NightlyBackupError, nightly_backup
 
     settings = _settings(home)
     try:
@@ -293,7 +293,7 @@ def drill_command(name: str, env_name: str, home: str | None, keep: bool, artifa
     from register_dr.drill import DRILLS, run_drill, run_drills
     from register_dr.progress import DrillProgress
     from register_dr.report import drill_summary_table
-    from register_dr.sandbox import control
+    from register_dr.sandbox.lifecycle import control
 
     settings = _settings(home)
     doc = control.ready(settings)

@@ -30,13 +30,13 @@ from psycopg import sql
 from register_dr.progress import DrillProgress
 from register_dr.report import DRILL_RECORD, DRILLS_RECORD, seconds
 from register_dr.runner import REPO_ROOT, RunResult, environment_facts, inventory_of, run_scenario
-from register_dr.sandbox import dataset
-from register_dr.sandbox.client import SandboxClient
-from register_dr.sandbox.control import Endpoints, SandboxError, connection_string
-from register_dr.sandbox.nightly import nightly_backup
-from register_dr.sandbox.pgbin import conninfo_params
-from register_dr.sandbox.secrets import SandboxSecrets
-from register_dr.sandbox.world import Environment, environment
+from register_dr.sandbox.lifecycle.client import SandboxClient
+from register_dr.sandbox.lifecycle.control import Endpoints, SandboxError, connection_string
+from register_dr.sandbox.lifecycle.secrets import SandboxSecrets
+from register_dr.sandbox.postgres.pgbin import conninfo_params
+from register_dr.sandbox.world import dataset
+from register_dr.sandbox.world.environments import Environment, environment
+from register_dr.sandbox.world.nightly import nightly_backup
 from register_dr.settings import Settings
 
 DRILLS = ("lost-instance", "data-loss", "reboot", "failover")

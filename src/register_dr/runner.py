@@ -291,7 +291,7 @@ def platform_environment(sandbox: Settings | None, base: Mapping[str, str] | Non
         if not sandbox.env_file.exists():
             raise InputError(f"no sandbox at {sandbox.home}: run `register-dr sandbox up --home {sandbox.home}` "
                              "first. Nothing was changed.")
-        from register_dr.sandbox.control import read_env_file  # the sandbox side, only when rehearsing
+        from register_dr.sandbox.lifecycle.control import read_env_file  # the sandbox side, only when rehearsing
 
         extra = read_env_file(sandbox.env_file)
     public, secret = split_environment({**env, **extra})

@@ -23,10 +23,10 @@ import pytest
 import yaml
 from azure.storage.blob import BlobServiceClient
 
-from register_dr.sandbox import dataset
-from register_dr.sandbox.azurite import Azurite, free_port
-from register_dr.sandbox.clusters import ClusterManager
-from register_dr.sandbox.nightly import nightly_backup
+from register_dr.sandbox.azurite.process import Azurite, free_port
+from register_dr.sandbox.postgres.clusters import ClusterManager
+from register_dr.sandbox.world import dataset
+from register_dr.sandbox.world.nightly import nightly_backup
 
 REPO = Path(__file__).resolve().parents[2]
 EXTENSIONS = ["uuid-ossp", "pgcrypto", "citext", "btree_gist", "btree_gin"]

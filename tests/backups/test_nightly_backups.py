@@ -12,7 +12,7 @@ import tarfile
 import psycopg
 import pytest
 
-from register_dr.sandbox import dataset
+from register_dr.sandbox.world import dataset
 from tests.backups.conftest import (
     BACKUP_DATE,
     PROD_CONTAINER,
@@ -224,7 +224,7 @@ def test_a_download_cut_mid_way_resumes_from_the_byte_it_reached(world: World, m
 
 def test_database_backup_streams_a_review_archive_that_tar_and_the_restore_read(world: World,
                                                                                 modules: Modules) -> None:
-    from register_dr.sandbox.pgbin import pg_tool
+    from register_dr.sandbox.postgres.pgbin import pg_tool
 
     result = modules.run("database_backup", {"environment": "pr-77", "credentials": world.source,
                                              "backup_date": "2026-11-20", "pg_dump_path": pg_tool("pg_dump")})

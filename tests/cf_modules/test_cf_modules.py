@@ -14,8 +14,8 @@ import httpx
 import pytest
 import yaml
 
-from register_dr.sandbox.secrets import SandboxSecrets
-from register_dr.sandbox.world import ENVIRONMENTS
+from register_dr.sandbox.lifecycle.secrets import SandboxSecrets
+from register_dr.sandbox.world.environments import ENVIRONMENTS
 
 pytestmark = pytest.mark.sandbox
 REPO = Path(__file__).resolve().parents[2]
@@ -186,7 +186,7 @@ def test_no_secret_in_verbose_output(books: Playbooks) -> None:
     assert proc.returncode == 0
     output = proc.stdout + proc.stderr
     assert books.sandbox.env["CF_PASSWORD"] not in output
-    from register_dr.sandbox.client import SandboxClient
+    from register_dr.sandbox.lifecycle.client import SandboxClient
 
     creds = SandboxClient.from_settings(books.sandbox.settings).key_credentials(qa.space, qa.service, qa.service)
     assert creds["password"] not in output
@@ -297,7 +297,7 @@ def test_credentials_without_no_log_are_refused_and_nothing_changes(books: Playb
 
 
 def test_a_lasting_failure_on_parameters_is_not_hidden(books: Playbooks) -> None:
-    from register_dr.sandbox.client import SandboxClient
+    from register_dr.sandbox.lifecycle.client import SandboxClient
 
     qa = ENVIRONMENTS["qa"]
     guid = SandboxClient.from_settings(books.sandbox.settings).service_instance(qa.space, qa.service)["guid"]

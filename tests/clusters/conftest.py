@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from register_dr.sandbox import dataset
-from register_dr.sandbox.clusters import ClusterManager
+from register_dr.sandbox.postgres.clusters import ClusterManager
+from register_dr.sandbox.world import dataset
 
 Key = dict[str, str | int]
 _logins = itertools.count(1)

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import psycopg
 import pytest
 
-from register_dr.sandbox import dataset
-from register_dr.sandbox.clusters import ClusterError, ClusterManager
+from register_dr.sandbox.postgres.clusters import ClusterError, ClusterManager
+from register_dr.sandbox.world import dataset
 
 
 def snapshot(manager: ClusterManager) -> tuple[list[str], dict[str, int]]:

@@ -14,9 +14,9 @@ from collections.abc import Callable
 import psycopg
 import pytest
 
-from register_dr.sandbox import dataset
-from register_dr.sandbox.azurite import pid_alive
-from register_dr.sandbox.clusters import MANAGER_ROLE, ClusterError, ClusterManager
+from register_dr.sandbox.azurite.process import pid_alive
+from register_dr.sandbox.postgres.clusters import MANAGER_ROLE, ClusterError, ClusterManager
+from register_dr.sandbox.world import dataset
 
 
 def rows(uri: str, query: str) -> list[tuple]:

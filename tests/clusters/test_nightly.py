@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from register_dr.sandbox import dataset
-from register_dr.sandbox.azurite import Azurite, free_port
-from register_dr.sandbox.clusters import ClusterManager
-from register_dr.sandbox.nightly import NightlyBackupError, nightly_backup
-from register_dr.sandbox.pgbin import find_pg_bin
+from register_dr.sandbox.azurite.process import Azurite, free_port
+from register_dr.sandbox.postgres.clusters import ClusterManager
+from register_dr.sandbox.postgres.pgbin import find_pg_bin
+from register_dr.sandbox.world import dataset
+from register_dr.sandbox.world.nightly import NightlyBackupError, nightly_backup
 
 REPO = Path(__file__).resolve().parents[2]
 DATE = dt.date(2026, 11, 20)

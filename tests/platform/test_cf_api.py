@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from cloudfoundry_client.client import CloudFoundryClient
 
-from register_dr.sandbox.world import ENVIRONMENTS
+from register_dr.sandbox.world.environments import ENVIRONMENTS
 
 pytestmark = pytest.mark.sandbox
 
@@ -222,7 +222,7 @@ def _create_rules(source: dict, api: Api) -> list[tuple[str, str, dict, str]]:
 @pytest.mark.parametrize("case", range(10))
 def test_broker_create_rules_refuse_before_anything_changes(api: Api, pitr_source: dict, case: int,
                                                             sandbox) -> None:
-    from register_dr.sandbox.clusters import ClusterManager
+    from register_dr.sandbox.postgres.clusters import ClusterManager
 
     space, plan, parameters, text = _create_rules(pitr_source, api)[case]
     clusters_before = {c.cluster_id for c in ClusterManager(sandbox.settings.clusters_dir).list()}

@@ -15,7 +15,7 @@ import pytest
 
 from register_dr.drill import TERRAFORM_STATE_RM, SandboxPlatform, run_drill
 from register_dr.runner import run_scenario
-from register_dr.sandbox.secrets import SandboxSecrets
+from register_dr.sandbox.lifecycle.secrets import SandboxSecrets
 
 pytestmark = pytest.mark.sandbox
 REPO = Path(__file__).resolve().parents[2]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from register_dr.sandbox import control
+from register_dr.sandbox.lifecycle import control
 
 
 def _sleeper(seconds: float) -> subprocess.Popen:

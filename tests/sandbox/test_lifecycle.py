@@ -17,11 +17,11 @@ import psycopg
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from register_dr.sandbox import control
-from register_dr.sandbox.azurite import pid_alive
-from register_dr.sandbox.client import SandboxClient
-from register_dr.sandbox.secrets import SandboxSecrets
-from register_dr.sandbox.world import ENVIRONMENTS, TF_INSTANCE_ADDRESS, sandbox_environments
+from register_dr.sandbox.azurite.process import pid_alive
+from register_dr.sandbox.lifecycle import control
+from register_dr.sandbox.lifecycle.client import SandboxClient
+from register_dr.sandbox.lifecycle.secrets import SandboxSecrets
+from register_dr.sandbox.world.environments import ENVIRONMENTS, TF_INSTANCE_ADDRESS, sandbox_environments
 from register_dr.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -142,7 +142,7 @@ def test_crashed_sandbox_is_recovered_by_up(up_result: dict, own_home: Path) -> 
     os.kill(pids["server"], signal.SIGKILL)
     status = control.status(settings)
     victim = status["instances"][0]["cluster"]
-    from register_dr.sandbox.clusters import ClusterManager
+    from register_dr.sandbox.postgres.clusters import ClusterManager
 
     os.kill(ClusterManager(settings.clusters_dir).pids()[victim], signal.SIGKILL)
     time.sleep(0.5)

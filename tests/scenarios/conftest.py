@@ -26,11 +26,12 @@ import httpx
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from register_dr.sandbox import control, dataset
-from register_dr.sandbox.client import SandboxClient
-from register_dr.sandbox.control import Endpoints, connection_string
-from register_dr.sandbox.secrets import SandboxSecrets
-from register_dr.sandbox.world import environment
+from register_dr.sandbox.lifecycle import control
+from register_dr.sandbox.lifecycle.client import SandboxClient
+from register_dr.sandbox.lifecycle.control import Endpoints, connection_string
+from register_dr.sandbox.lifecycle.secrets import SandboxSecrets
+from register_dr.sandbox.world import dataset
+from register_dr.sandbox.world.environments import environment
 from register_dr.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ import pexpect
 import psycopg
 import pytest
 
-from register_dr.sandbox.pgbin import conninfo_params
+from register_dr.sandbox.postgres.pgbin import conninfo_params
 
 from .conftest import NEEDS_TERRAFORM_STATE_RM, REPO, Platform
 

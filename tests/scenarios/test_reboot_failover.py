@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from register_dr.sandbox.pgbin import conninfo_params
+from register_dr.sandbox.postgres.pgbin import conninfo_params
 
 from .conftest import Platform, Recorder
 

@@ -28,9 +28,9 @@ from ansible_collections.register.dr.plugins.module_utils.tfstate import (
 )
 from azure.storage.blob import BlobLeaseClient, BlobServiceClient
 
-from register_dr.sandbox.control import Endpoints, connection_string
-from register_dr.sandbox.secrets import SandboxSecrets
-from register_dr.sandbox.world import environment
+from register_dr.sandbox.lifecycle.control import Endpoints, connection_string
+from register_dr.sandbox.lifecycle.secrets import SandboxSecrets
+from register_dr.sandbox.world.environments import environment
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = REPO / ".venv" / "bin"

@@ -2,7 +2,7 @@
 
 import psycopg
 
-from register_dr.sandbox.client import SandboxClient
+from register_dr.sandbox.lifecycle.client import SandboxClient
 from register_dr.settings import Settings
 
 NAME = "register-postgres-13-molecule-restore"

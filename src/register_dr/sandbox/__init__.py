@@ -1,0 +1,1 @@
+"""The sandbox: a local model of the platform, one package per emulated service."""

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from register_dr.sandbox.control import Endpoints, SandboxError
-from register_dr.sandbox.secrets import SandboxSecrets
+from register_dr.sandbox.lifecycle.control import Endpoints, SandboxError
+from register_dr.sandbox.lifecycle.secrets import SandboxSecrets
 from register_dr.settings import Settings
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import psycopg
 from psycopg import sql
 
-from register_dr.sandbox.pgbin import conninfo_params
+from register_dr.sandbox.postgres.pgbin import conninfo_params
 
 EXTENSIONS = ("uuid-ossp", "pgcrypto", "citext", "btree_gist", "btree_gin")
 

@@ -19,9 +19,9 @@ from urllib.parse import parse_qsl, urlencode
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from register_dr.sandbox.cloud_controller import CFError, CloudController, Resource, unprocessable
-from register_dr.sandbox.faults import Faults
-from register_dr.sandbox.uaa import Uaa, UaaError
+from register_dr.sandbox.cf.controller import CFError, CloudController, Resource, unprocessable
+from register_dr.sandbox.cf.faults import Faults
+from register_dr.sandbox.uaa.tokens import Uaa, UaaError
 
 log = logging.getLogger("register_dr.sandbox.requests")
 API_VERSION = "3.180.0"

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from register_dr.sandbox.broker import OFFERING, OFFERING_GUID, PLANS, BrokerError, InstanceGone, RdsBroker
+from register_dr.sandbox.broker.rds import OFFERING, OFFERING_GUID, PLANS, BrokerError, InstanceGone, RdsBroker
 
 Resource = dict[str, Any]
 COLLECTIONS = ("organizations", "spaces", "apps", "droplets", "domains", "routes", "service_offerings",

@@ -18,7 +18,7 @@ from pathlib import Path
 from azure.core.exceptions import AzureError, ResourceExistsError
 from azure.storage.blob import BlobServiceClient
 
-from register_dr.sandbox.pgbin import conninfo_params, find_pg_bin, libpq_env
+from register_dr.sandbox.postgres.pgbin import conninfo_params, find_pg_bin, libpq_env
 
 PG_DUMP_FLAGS = ("-E", "utf8", "--clean", "--if-exists", "--no-owner", "--verbose", "--no-password")
 

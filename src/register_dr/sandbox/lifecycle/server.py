@@ -1,8 +1,8 @@
 """The sandbox platform server: the CF v3 API and token endpoint, backed by the broker and real Postgres clusters.
 
-Started detached by ``register-dr sandbox up`` as ``python -m register_dr.sandbox.server --home DIR``. On start it
-restarts any cluster left stopped (crash recovery) and, on a fresh home, builds the world in the background while
-``/_sandbox/ready`` reports progress.
+Started detached by ``register-dr sandbox up`` as ``python -m register_dr.sandbox.lifecycle.server --home DIR``.
+On start it restarts any cluster left stopped (crash recovery) and, on a fresh home, builds the world in the
+background while ``/_sandbox/ready`` reports progress.
 """
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ from azure.storage.blob import BlobServiceClient
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from register_dr.sandbox.broker import RdsBroker
-from register_dr.sandbox.cfapi import create_app
-from register_dr.sandbox.cloud_controller import CloudController
-from register_dr.sandbox.clusters import ClusterManager
-from register_dr.sandbox.control import Endpoints, connection_string
-from register_dr.sandbox.faults import Faults
-from register_dr.sandbox.secrets import SandboxSecrets
-from register_dr.sandbox.seed import save_world, seed_world
-from register_dr.sandbox.uaa import Uaa
+from register_dr.sandbox.broker.rds import RdsBroker
+from register_dr.sandbox.cf.app import create_app
+from register_dr.sandbox.cf.controller import CloudController
+from register_dr.sandbox.cf.faults import Faults
+from register_dr.sandbox.lifecycle.control import Endpoints, connection_string
+from register_dr.sandbox.lifecycle.secrets import SandboxSecrets
+from register_dr.sandbox.postgres.clusters import ClusterManager
+from register_dr.sandbox.uaa.tokens import Uaa
+from register_dr.sandbox.world.seed import save_world, seed_world
 from register_dr.settings import Settings
 
 log = logging.getLogger("register_dr.sandbox")
@@ -114,7 +114,7 @@ def _seed_in_background(settings: Settings, controller: CloudController, readine
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="register_dr.sandbox.server")
+    parser = argparse.ArgumentParser(prog="register_dr.sandbox.lifecycle.server")
     parser.add_argument("--home", required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")

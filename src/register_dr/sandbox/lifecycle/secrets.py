@@ -12,7 +12,7 @@ import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from register_dr.sandbox.azurite import DEV_ACCOUNT, DEV_KEY, AzuriteAccounts, new_account_key
+from register_dr.sandbox.azurite.process import DEV_ACCOUNT, DEV_KEY, AzuriteAccounts, new_account_key
 from register_dr.settings import Settings
 
 SANDBOX_USER = "operator@education.gov.uk"

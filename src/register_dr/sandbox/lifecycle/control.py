@@ -21,9 +21,9 @@ from pathlib import Path
 
 import httpx
 
-from register_dr.sandbox.azurite import Azurite, free_port, pid_alive, port_open, stop_pid
-from register_dr.sandbox.secrets import SandboxSecrets, write_private
-from register_dr.sandbox.world import BACKUP_ACCOUNT, sandbox_environments
+from register_dr.sandbox.azurite.process import Azurite, free_port, pid_alive, port_open, stop_pid
+from register_dr.sandbox.lifecycle.secrets import SandboxSecrets, write_private
+from register_dr.sandbox.world.environments import BACKUP_ACCOUNT, sandbox_environments
 from register_dr.settings import HOME_ENV, Settings
 
 
@@ -174,7 +174,7 @@ def up(settings: Settings, *, timeout: float = 180.0, progress: Callable[[str], 
         say(f"starting the platform server on {endpoints.cf_api}")
         with open(settings.log_dir / "server.log", "ab") as log:
             server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [sys.executable, "-m", "register_dr.sandbox.server", "--home", str(settings.home)],
+                [sys.executable, "-m", "register_dr.sandbox.lifecycle.server", "--home", str(settings.home)],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             )
         pids["server"] = server.pid
@@ -221,7 +221,7 @@ def _outlive(pids: dict[str, int], *, timeout: float, interval: float = 0.05) ->
 def down(settings: Settings, *, progress: Callable[[str], None] | None = None) -> list[str]:
     """Stop every process the sandbox started. Returns what was stopped. Raises if something survives."""
     say = progress or (lambda _msg: None)
-    from register_dr.sandbox.clusters import ClusterManager
+    from register_dr.sandbox.postgres.clusters import ClusterManager
 
     stopped: list[str] = []
     with _home_lock(settings):
@@ -258,7 +258,7 @@ def status(settings: Settings) -> dict:
     for name, pid in pids.items():
         result["processes"][name] = {"pid": pid, "running": pid_alive(pid)}
     if settings.clusters_dir.exists():
-        from register_dr.sandbox.clusters import ClusterManager
+        from register_dr.sandbox.postgres.clusters import ClusterManager
 
         for info in ClusterManager(settings.clusters_dir).list():
             result["instances"].append({

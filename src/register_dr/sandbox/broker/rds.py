@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from register_dr.sandbox.clusters import ClusterError, ClusterManager
+from register_dr.sandbox.postgres.clusters import ClusterError, ClusterManager
 
 BROKER_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 GO_LAYOUT = "2006-01-02 15:04:05"

@@ -36,8 +36,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from register_dr.sandbox.extensions import available_extensions, install_missing_extensions
-from register_dr.sandbox.pgbin import find_pg_bin
+from register_dr.sandbox.postgres.extensions import available_extensions, install_missing_extensions
+from register_dr.sandbox.postgres.pgbin import find_pg_bin
 
 SUPERUSER = "postgres"
 # The broker's group roles. Their names are the same on every instance, so the grants a nightly dump carries apply

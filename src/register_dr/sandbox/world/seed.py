@@ -20,10 +20,9 @@ from pathlib import Path
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import BlobServiceClient
 
-from register_dr.sandbox import dataset
-from register_dr.sandbox.cloud_controller import CloudController
-from register_dr.sandbox.nightly import nightly_backup
-from register_dr.sandbox.world import (
+from register_dr.sandbox.cf.controller import CloudController
+from register_dr.sandbox.world import dataset
+from register_dr.sandbox.world.environments import (
     DB_EXTENSIONS,
     ORG,
     SHARED_DOMAIN,
@@ -32,6 +31,7 @@ from register_dr.sandbox.world import (
     sandbox_environments,
     terraform_state_document,
 )
+from register_dr.sandbox.world.nightly import nightly_backup
 
 Progress = Callable[[str], None]
 

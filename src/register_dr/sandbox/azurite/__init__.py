@@ -1,0 +1,1 @@
+"""Azurite, the Azure Blob Storage emulator: process control and storage accounts."""

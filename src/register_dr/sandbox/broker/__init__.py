@@ -1,0 +1,1 @@
+"""An RDS-broker-like service broker (paas-rds-broker rules and state machine, no HTTP)."""

@@ -1,0 +1,1 @@
+"""A UAA-like token service."""
