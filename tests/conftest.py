@@ -40,14 +40,14 @@ def sandbox() -> Iterator[RunningSandbox]:
     if given:
         settings = Settings.from_env(given)
         control.up(settings)
-        yield RunningSandbox(settings, control.read_env_file(settings.env_file))
+        yield RunningSandbox(settings, settings.read_env_file())
         return
     home = Path(tempfile.mkdtemp(prefix="register-dr-test-", dir="/var/tmp" if os.geteuid() == 0 else None))
     home.chmod(0o755)
     settings = Settings.from_env(home)
     try:
         control.up(settings)
-        yield RunningSandbox(settings, control.read_env_file(settings.env_file))
+        yield RunningSandbox(settings, settings.read_env_file())
     finally:
         try:
             control.down(settings)

@@ -2,6 +2,10 @@
 
 ``register_dr.run_scenario(name, env, **inputs)`` runs a scenario playbook through ansible-runner (see
 ``register_dr.runner``); ``register_dr.drill`` rehearses the scenarios in the sandbox.
+
+The layers, each importing only those before it: ``facts`` (the repository: paths, scenarios, the environments of
+the inventories) -> ``inputs`` (checking a request; the guard rules) -> ``runner`` and ``progress`` (ansible-runner;
+the caller hands over the child's environment, the run never imports the sandbox) -> ``drill``, ``report``, ``cli``.
 """
 
 from __future__ import annotations

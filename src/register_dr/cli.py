@@ -244,7 +244,8 @@ def run_command(scenario: str, env_name: str, yes: bool, check: bool, sandbox: b
                 artifacts_dir: Path | None, tags: str | None, **inputs: Any) -> None:
     """Run a scenario playbook (lost-instance, data-loss, reboot, failover, tidy-up, review-backup, maintenance)
     through ansible-runner, with a live view, and write its incident timeline."""
-    from register_dr.runner import CLI_NAMES, InputError, check_inputs, new_artifacts_dir
+    from register_dr.inputs import CLI_NAMES, InputError, check_inputs
+    from register_dr.runner import new_artifacts_dir
 
     settings = _settings(home) if sandbox else None
     inputs = {k: v for k, v in inputs.items() if v not in (None, False)}

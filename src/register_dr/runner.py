@@ -14,6 +14,7 @@ mechanism, kept in memory only), and ``main`` puts them back into the environmen
 ``ansible-playbook``.
 """
 
+
 from __future__ import annotations
 
 import base64
@@ -28,7 +29,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from register_dr.settings import REPO_ROOT, Settings
+from register_dr import facts
+from register_dr.facts import PROJECT_ROOT, SANDBOX_INVENTORY
+from register_dr.inputs import PYTHON_NAMES, InputError, InputNames, Request, check_inputs
+from register_dr.settings import Settings
 
 # The prompt `main` writes before reading the secrets from its terminal; the runner answers it.
 SECRETS_PROMPT = "register-dr: credentials (not echoed): "
@@ -48,227 +52,6 @@ PLATFORM_PREFIXES = ("CF_", "AZURE_", "ARM_")
 TIMELINE = "timeline.json"
 RUN_RECORD = "run.json"
 RUNNER_IDENT = "ansible"
-
-
-class InputError(ValueError):
-    """An input is missing or wrong; nothing was started and nothing changed."""
-
-
-# --- how an input is written where the operator gave it ------------------------------------------------------------
-@dataclass(frozen=True)
-class InputNames:
-    """How to spell each input in messages: the Python API and the command line say it differently."""
-
-    env: str
-    pr: str
-    sandbox: str
-    confirm_production: str
-    confirm_restore: str
-    backup_date: str
-    snapshot_time: str
-    snapshot_timezone: str
-    maintenance: str
-    auto_approve: str
-
-
-PYTHON_NAMES = InputNames(
-    env="env=", pr="pr=", sandbox="sandbox=True", confirm_production='confirm_production="YES"',
-    confirm_restore='confirm_restore="YES"', backup_date="backup_date=", snapshot_time="snapshot_time=",
-    snapshot_timezone="snapshot_timezone=", maintenance="maintenance=", auto_approve="auto_approve=True",
-)
-CLI_NAMES = InputNames(
-    env="--env ", pr="--pr ", sandbox="--sandbox", confirm_production="--confirm-production",
-    confirm_restore="--confirm-restore", backup_date="--backup-date ", snapshot_time="--snapshot-time ",
-    snapshot_timezone="--snapshot-timezone ", maintenance="--maintenance ", auto_approve="--yes",
-)
-
-
-_REVIEW = re.compile(r"^(?:review-)?pr-(\d+)$")
-
-
-# --- what the repository says: scenarios, environments, what each scenario needs -----------------------------------
-def _yaml(path: Path) -> dict:
-    import yaml
-
-    return yaml.safe_load(path.read_text()) or {}
-
-
-def scenarios(repo: Path = REPO_ROOT) -> dict[str, dict]:
-    """Each scenario (playbook name) with what it needs, from the preflight role's ``preflight_needs``."""
-    needs = _yaml(repo / "roles" / "preflight" / "vars" / "main.yml")["preflight_needs"]
-    return {name: dict(needs[name] or {}) for name in sorted(needs) if (repo / "playbooks" / f"{name}.yml").exists()}
-
-
-def environments(repo: Path = REPO_ROOT) -> list[str]:
-    """The environments that have an inventory (the sandbox inventory is a platform, not an environment)."""
-    found = [p.name for p in (repo / "inventories").iterdir() if (p / "group_vars" / "all.yml").exists()]
-    order = ["production", "productiondata", "staging", "qa", "review"]
-    return sorted((n for n in found if n != "sandbox"), key=lambda n: (order.index(n) if n in order else 99, n))
-
-
-def environment_facts(env: str, pr: str | None = None, repo: Path = REPO_ROOT) -> dict[str, Any]:
-    """The inventory's facts of an environment, with ``{{ pr }}``-derived names rendered."""
-    from jinja2 import Environment, StrictUndefined, TemplateError
-
-    facts = _yaml(repo / "inventories" / env / "group_vars" / "all.yml")
-    context: dict[str, Any] = {"pr": pr}
-    renderer = Environment(undefined=StrictUndefined, autoescape=False)  # noqa: S701 - plain text, not HTML
-    for _ in range(3):  # names derive from names (dr_service from dr_review_id from pr)
-        for key, value in facts.items():
-            if isinstance(value, str) and "{{" in value and "lookup(" not in value:
-                try:
-                    context[key] = renderer.from_string(value).render({**facts, **context})
-                except TemplateError:
-                    continue
-            else:
-                context.setdefault(key, value)
-    return {**facts, **context}
-
-
-def inventory_of(env: str) -> tuple[str, str | None]:
-    """``review-pr-1234`` (or ``pr-1234``) -> ``("review", "1234")``; any other name is its own inventory."""
-    review = _REVIEW.match(env.strip())
-    return ("review", review.group(1)) if review else (env.strip(), None)
-
-
-def scenario_name(name: str, repo: Path = REPO_ROOT) -> str:
-    """``lost-instance`` or ``lost_instance`` -> ``lost_instance``; refuses an unknown scenario."""
-    canonical = name.strip().replace("-", "_")
-    known = scenarios(repo)
-    if canonical not in known:
-        raise InputError(f"unknown scenario {name!r}: give one of {', '.join(n.replace('_', '-') for n in known)}. "
-                         "Nothing was changed.")
-    return canonical
-
-
-# --- checking the inputs before Ansible starts ----------------------------------------------------------------------
-_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-_SNAPSHOT = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?\s*$")
-_OFFSET = re.compile(r"^(?:UTC|GMT)?\s*[+-]\d{1,2}:?(\d{2})?$")
-
-
-@dataclass(frozen=True)
-class Request:
-    """A checked request: the playbook, the inventory and the extra vars to run it with."""
-
-    scenario: str
-    environment: str  # the environment's name as the timeline says it: production, review-pr-1234
-    inventory: str  # the inventory directory: production, review
-    extravars: dict[str, Any]
-    check: bool
-    sandbox: bool
-
-
-def _today() -> str:
-    return dt.datetime.now(dt.UTC).date().isoformat()
-
-
-def check_inputs(name: str, env: str, *, check: bool = False, sandbox: bool = False,
-                 names: InputNames = PYTHON_NAMES, repo: Path = REPO_ROOT, **inputs: Any) -> Request:
-    """Apply the preflight role's guards that need no platform, in its order and with its words.
-
-    ``inputs`` are the playbook's variables: ``confirm_production``, ``confirm_restore``, ``auto_approve``,
-    ``backup_date``, ``snapshot_time``, ``snapshot_timezone``, ``pr``, ``instance_broken``, ``maintenance``,
-    ``overwrite``, ``operator``, ``incident_started_at``. Booleans may be given for the confirmations.
-    """
-    scenario = scenario_name(name, repo)
-    needs = scenarios(repo)[scenario]
-    values = {k: v for k, v in inputs.items() if v is not None}
-    for key in ("confirm_production", "confirm_restore"):
-        if values.get(key) is True:
-            values[key] = "YES"
-        elif values.get(key) is False:
-            values.pop(key)
-
-    inventory, pr_of_env = inventory_of(env)
-    if pr_of_env:
-        values.setdefault("pr", pr_of_env)
-    known = environments(repo)
-
-    if inventory == "review":
-        pr = str(values.get("pr", ""))
-        if not re.match(r"^[1-9][0-9]{0,6}$", pr):
-            raise InputError(
-                f"The review inventory needs the pull request number, once, as digits: {names.pr}1234 (not pr-1234). "
-                f"Got {pr or 'nothing'}. Nothing was changed.")
-    if inventory not in known:
-        listed = ", ".join(known[:-1]) + f" or {known[-1]}"
-        raise InputError(
-            f"No environment is chosen, or its inventory does not exist: give one of {names.env}{listed} "
-            f"(review with {names.pr}N), and add {names.sandbox} to rehearse on the local sandbox. "
-            f"Got {env!r}. Nothing was changed.")
-    facts = environment_facts(inventory, str(values["pr"]) if "pr" in values else None, repo)
-    environment = str(facts.get("dr_environment", inventory))
-    service, plan = facts.get("dr_service"), facts.get("dr_plan")
-
-    if facts.get("dr_production_like") and values.get("confirm_production") != "YES":
-        raise InputError(f"{environment} is production-like: add {names.confirm_production} to run {scenario} "
-                         "there. Nothing was changed.")
-    if needs.get("restore") and values.get("confirm_restore") != "YES":
-        raise InputError(f"{scenario} replaces the data of {service}: add {names.confirm_restore}. "
-                         "Nothing was changed.")
-    if needs.get("pitr") and not facts.get("dr_pitr_possible"):
-        raise InputError(
-            f"{service} is on plan {plan}, which is not backed up by the platform: there is no point-in-time "
-            f"restore on {environment}. Restore a nightly backup with lost_instance.yml instead. Nothing was changed.")
-    if needs.get("failover") and not facts.get("dr_failover_possible"):
-        raise InputError(
-            f"{service} is on plan {plan}, which has no standby to fail over to (only HA plans such as small-ha-13 "
-            "do). Use reboot.yml to restart it. Nothing was changed.")
-    if needs.get("backups"):
-        if not facts.get("dr_backup_container") or not facts.get("dr_backup_prefix"):
-            raise InputError(
-                f"{environment} has no backup container in its inventory (dr_backup_container, dr_backup_prefix), "
-                "so there is no nightly backup to restore or write. Nothing was changed.")
-        _check_backup_date(values, names)
-    if needs.get("pitr"):
-        _check_snapshot(values, names)
-    if needs.get("maintenance") and values.get("maintenance") not in ("on", "off"):
-        raise InputError(f"Say which way: {names.maintenance}on or {names.maintenance}off. Nothing was changed.")
-    if not check and not values.get("auto_approve"):
-        raise InputError(
-            f"{scenario} asks before the first change and only a terminal can answer: run it with {names.auto_approve} "
-            "once the plan is checked (a dry run shows it). Nothing was changed.")
-    if "backup_date" in values:
-        values["backup_date"] = str(values["backup_date"])
-    return Request(scenario, environment, inventory, values, check, sandbox)
-
-
-def _check_backup_date(values: dict[str, Any], names: InputNames) -> None:
-    given = str(values.get("backup_date", _today()))
-    try:
-        if not _DATE.match(given):
-            raise ValueError(given)
-        dt.date.fromisoformat(given)
-    except ValueError:
-        raise InputError(f"backup_date {given} is not a date: give it as YYYY-MM-DD (UTC), e.g. "
-                         f"{names.backup_date}{_today()}. Nothing was changed.") from None
-
-
-def _check_snapshot(values: dict[str, Any], names: InputNames) -> None:
-    given = str(values.get("snapshot_time") or "")
-    if not given:
-        raise InputError(
-            f'data_loss needs the time the data was still good: {names.snapshot_time}"2026-06-01 12:00:00" (local '
-            f"time in snapshot_timezone, default Europe/London; or {names.snapshot_timezone}UTC). Nothing was changed.")
-    match = _SNAPSHOT.match(given)
-    if not match:
-        raise InputError(f"snapshot_time {given!r} is not a date and a time; use YYYY-MM-DD HH:MM:SS, e.g. "
-                         "2026-06-01 12:00:00")
-    try:
-        dt.datetime.fromisoformat(f"{match.group(1)} {match.group(2)}:{match.group(3)}:{match.group(4) or '00'}")
-    except ValueError:
-        raise InputError(f"snapshot_time {given!r} is not a real date and time; use YYYY-MM-DD HH:MM:SS, e.g. "
-                         "2026-06-01 12:00:00") from None
-    zone = str(values.get("snapshot_timezone") or "Europe/London")
-    if not _OFFSET.match(zone.strip()):
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(zone.strip())
-        except (ZoneInfoNotFoundError, ValueError):
-            raise InputError(f"snapshot_timezone {zone!r} is not a known time zone; use an IANA name such as "
-                             "Europe/London or UTC, or an explicit offset such as +01:00") from None
 
 
 # --- the environment of the child, split into what may be written down and what may not -----------------------------
@@ -291,9 +74,7 @@ def platform_environment(sandbox: Settings | None, base: Mapping[str, str] | Non
         if not sandbox.env_file.exists():
             raise InputError(f"no sandbox at {sandbox.home}: run `register-dr sandbox up --home {sandbox.home}` "
                              "first. Nothing was changed.")
-        from register_dr.sandbox.lifecycle.control import read_env_file  # the sandbox side, only when rehearsing
-
-        extra = read_env_file(sandbox.env_file)
+        extra = sandbox.read_env_file()
     public, secret = split_environment({**env, **extra})
     bin_dir = str(Path(sys.executable).parent)
     if bin_dir not in public.get("PATH", "").split(":"):
@@ -434,7 +215,7 @@ def run_scenario(name: str, env: str, *, artifacts_dir: str | os.PathLike[str] |
 
 def run_request(request: Request, private: Path, public: dict[str, str], secret: dict[str, str], *,
                 events: Callable[[dict], None] | None = None, cancel: Callable[[], bool] | None = None,
-                tags: str | None = None, repo: Path = REPO_ROOT, playbook: Path | None = None,
+                tags: str | None = None, repo: Path = PROJECT_ROOT, playbook: Path | None = None,
                 inventories: list[Path] | None = None) -> RunResult:
     """Run a checked request in the private data dir ``private``: ``public`` is the child's environment as it may
     be written down, ``secret`` what reaches the child through its terminal only. ``playbook`` and
@@ -449,12 +230,12 @@ def run_request(request: Request, private: Path, public: dict[str, str], secret:
     (env_dir / "extravars").write_text(json.dumps(extravars, indent=2) + "\n")
     (env_dir / "settings").write_text(json.dumps({"pexpect_timeout": 0.5, "suppress_ansible_output": True}) + "\n")
     if inventories is None:
-        inventories = [repo / "inventories" / request.inventory]
+        inventories = [facts.inventory_dir(request.inventory, repo)]
         if request.sandbox:
-            inventories.append(repo / "inventories" / "sandbox")
+            inventories.append(facts.inventory_dir(SANDBOX_INVENTORY, repo))
     config = RunnerConfig(
         private_data_dir=str(private), project_dir=str(repo),
-        playbook=str(playbook or repo / "playbooks" / f"{request.scenario}.yml"),
+        playbook=str(playbook or facts.playbook(request.scenario, repo)),
         inventory=[str(p) for p in inventories], ident=RUNNER_IDENT, quiet=True, tags=tags,
         cmdline="--check" if request.check else None,
     )

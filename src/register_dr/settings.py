@@ -6,7 +6,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from register_dr.facts import PROJECT_ROOT
+
+# Where the playbooks, roles and inventories are (the checkout, or the copy the wheel carries).
+REPO_ROOT = PROJECT_ROOT
 HOME_ENV = "REGISTER_DR_HOME"
 
 
@@ -70,6 +73,10 @@ class Settings:
         """A shell file to `source` that exports CF_API, CF_USERNAME, CF_PASSWORD, AZURE_STORAGE_CONNECTION_STRING."""
         return self.home / "env.sh"
 
+    def read_env_file(self) -> dict[str, str]:
+        """The ``export NAME=value`` lines of ``env_file``: how a run reaches this sandbox's platform."""
+        return read_env_file(self.env_file)
+
     @property
     def pids_file(self) -> Path:
         return self.home / "pids.json"
@@ -93,3 +100,13 @@ class Settings:
     @property
     def azurite_bin(self) -> Path:
         return self.repo_root / "node_modules" / ".bin" / "azurite-blob"
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """The ``export NAME=value`` lines of a sandbox's env.sh (as the sandbox's control writes them)."""
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        if line.startswith("export "):
+            key, _, value = line.removeprefix("export ").partition("=")
+            values[key] = value.strip().strip("'")
+    return values

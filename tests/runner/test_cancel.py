@@ -9,7 +9,8 @@ import textwrap
 import time
 from pathlib import Path
 
-from register_dr.runner import Request, run_request, split_environment
+from register_dr.inputs import Request
+from register_dr.runner import run_request, split_environment
 
 PLAYBOOK = textwrap.dedent("""\
     - name: A long step

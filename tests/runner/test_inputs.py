@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from register_dr.runner import CLI_NAMES, PYTHON_NAMES, InputError, check_inputs, run_scenario
+from register_dr.inputs import CLI_NAMES, PYTHON_NAMES, InputError, check_inputs
+from register_dr.runner import run_scenario
 
 REPO = Path(__file__).resolve().parents[2]
 GUARDS = " ".join((REPO / "roles/preflight/tasks/guards.yml").read_text().split())

@@ -14,7 +14,8 @@ from secrets import token_urlsafe
 
 import pytest
 
-from register_dr.runner import Request, platform_environment, run_request, split_environment
+from register_dr.inputs import Request
+from register_dr.runner import platform_environment, run_request, split_environment
 
 # Made up for each run: values no file may hold afterwards, special characters included.
 SECRETS = {

@@ -191,7 +191,7 @@ def platform() -> Iterator[Platform]:
     settings = Settings.from_env(root / "sandbox")
     try:
         control.up(settings)
-        yield Platform(settings, control.read_env_file(settings.env_file), root)
+        yield Platform(settings, settings.read_env_file(), root)
     finally:
         try:
             control.down(settings)

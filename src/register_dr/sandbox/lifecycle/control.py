@@ -122,16 +122,6 @@ def write_env_file(settings: Settings, endpoints: Endpoints, secrets: SandboxSec
     write_private(settings.env_file, "\n".join(lines) + "\n")
 
 
-def read_env_file(path: Path) -> dict[str, str]:
-    """The ``export NAME=value`` lines of the sandbox's env.sh (as write_env_file writes them)."""
-    values: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        if line.startswith("export "):
-            key, _, value = line.removeprefix("export ").partition("=")
-            values[key] = value.strip().strip("'")
-    return values
-
-
 def up(settings: Settings, *, timeout: float = 180.0, progress: Callable[[str], None] | None = None) -> Endpoints:
     """Start whatever is not running and wait until the platform answers and its world exists."""
     say = progress or (lambda _msg: None)

@@ -1,0 +1,199 @@
+"""Checking a request before Ansible starts: the preflight role's guards that need no platform.
+
+The guard rules of the Python side live in ``check_inputs`` (the section "the guard rules" below), in the order and
+with the words of ``roles/preflight/tasks/guards.yml``; ``tests/runner/test_inputs.py`` keeps the two in step.
+A checked request is a ``Request``: the playbook, the inventory and the extra vars to run it with.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from register_dr.facts import PROJECT_ROOT, environment_facts, environments, inventory_of, scenarios
+
+
+class InputError(ValueError):
+    """An input is missing or wrong; nothing was started and nothing changed."""
+
+
+# --- how an input is written where the operator gave it ------------------------------------------------------------
+@dataclass(frozen=True)
+class InputNames:
+    """How to spell each input in messages: the Python API and the command line say it differently."""
+
+    env: str
+    pr: str
+    sandbox: str
+    confirm_production: str
+    confirm_restore: str
+    backup_date: str
+    snapshot_time: str
+    snapshot_timezone: str
+    maintenance: str
+    auto_approve: str
+
+
+PYTHON_NAMES = InputNames(
+    env="env=", pr="pr=", sandbox="sandbox=True", confirm_production='confirm_production="YES"',
+    confirm_restore='confirm_restore="YES"', backup_date="backup_date=", snapshot_time="snapshot_time=",
+    snapshot_timezone="snapshot_timezone=", maintenance="maintenance=", auto_approve="auto_approve=True",
+)
+CLI_NAMES = InputNames(
+    env="--env ", pr="--pr ", sandbox="--sandbox", confirm_production="--confirm-production",
+    confirm_restore="--confirm-restore", backup_date="--backup-date ", snapshot_time="--snapshot-time ",
+    snapshot_timezone="--snapshot-timezone ", maintenance="--maintenance ", auto_approve="--yes",
+)
+
+
+def scenario_name(name: str, repo: Path = PROJECT_ROOT) -> str:
+    """``lost-instance`` or ``lost_instance`` -> ``lost_instance``; refuses an unknown scenario."""
+    canonical = name.strip().replace("-", "_")
+    known = scenarios(repo)
+    if canonical not in known:
+        raise InputError(f"unknown scenario {name!r}: give one of {', '.join(n.replace('_', '-') for n in known)}. "
+                         "Nothing was changed.")
+    return canonical
+
+
+
+# --- a request, checked -------------------------------------------------------------------------------------------
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_SNAPSHOT = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?\s*$")
+_OFFSET = re.compile(r"^(?:UTC|GMT)?\s*[+-]\d{1,2}:?(\d{2})?$")
+
+
+@dataclass(frozen=True)
+class Request:
+    """A checked request: the playbook, the inventory and the extra vars to run it with."""
+
+    scenario: str
+    environment: str  # the environment's name as the timeline says it: production, review-pr-1234
+    inventory: str  # the inventory directory: production, review
+    extravars: dict[str, Any]
+    check: bool
+    sandbox: bool
+
+
+def _today() -> str:
+    return dt.datetime.now(dt.UTC).date().isoformat()
+
+
+def check_inputs(name: str, env: str, *, check: bool = False, sandbox: bool = False,
+                 names: InputNames = PYTHON_NAMES, repo: Path = PROJECT_ROOT, **inputs: Any) -> Request:
+    """Apply the preflight role's guards that need no platform, in its order and with its words.
+
+    ``inputs`` are the playbook's variables: ``confirm_production``, ``confirm_restore``, ``auto_approve``,
+    ``backup_date``, ``snapshot_time``, ``snapshot_timezone``, ``pr``, ``instance_broken``, ``maintenance``,
+    ``overwrite``, ``operator``, ``incident_started_at``. Booleans may be given for the confirmations.
+    """
+    scenario = scenario_name(name, repo)
+    needs = scenarios(repo)[scenario]
+    values = {k: v for k, v in inputs.items() if v is not None}
+    for key in ("confirm_production", "confirm_restore"):
+        if values.get(key) is True:
+            values[key] = "YES"
+        elif values.get(key) is False:
+            values.pop(key)
+    inventory, facts = _inventory_facts(env, values, names, repo)
+    environment = str(facts.get("dr_environment", inventory))
+    check_guards(scenario, needs, environment, facts, values, check=check, names=names)
+    if "backup_date" in values:
+        values["backup_date"] = str(values["backup_date"])
+    return Request(scenario, environment, inventory, values, check, sandbox)
+
+
+def _inventory_facts(env: str, values: dict[str, Any], names: InputNames, repo: Path) -> tuple[str, dict[str, Any]]:
+    """The inventory an environment name means, and its facts; a review app needs its pull request number."""
+    inventory, pr_of_env = inventory_of(env)
+    if pr_of_env:
+        values.setdefault("pr", pr_of_env)
+    known = environments(repo)
+    if inventory == "review":
+        pr = str(values.get("pr", ""))
+        if not re.match(r"^[1-9][0-9]{0,6}$", pr):
+            raise InputError(
+                f"The review inventory needs the pull request number, once, as digits: {names.pr}1234 (not pr-1234). "
+                f"Got {pr or 'nothing'}. Nothing was changed.")
+    if inventory not in known:
+        listed = ", ".join(known[:-1]) + f" or {known[-1]}"
+        raise InputError(
+            f"No environment is chosen, or its inventory does not exist: give one of {names.env}{listed} "
+            f"(review with {names.pr}N), and add {names.sandbox} to rehearse on the local sandbox. "
+            f"Got {env!r}. Nothing was changed.")
+    return inventory, environment_facts(inventory, str(values["pr"]) if "pr" in values else None, repo)
+
+
+# --- the guard rules (roles/preflight/tasks/guards.yml says the same, in the same order) ---------------------------
+def check_guards(scenario: str, needs: dict[str, Any], environment: str, facts: dict[str, Any],
+                 values: dict[str, Any], *, check: bool, names: InputNames) -> None:
+    """Refuse a request the preflight role would refuse before it touches the platform."""
+    service, plan = facts.get("dr_service"), facts.get("dr_plan")
+    if facts.get("dr_production_like") and values.get("confirm_production") != "YES":
+        raise InputError(f"{environment} is production-like: add {names.confirm_production} to run {scenario} "
+                         "there. Nothing was changed.")
+    if needs.get("restore") and values.get("confirm_restore") != "YES":
+        raise InputError(f"{scenario} replaces the data of {service}: add {names.confirm_restore}. "
+                         "Nothing was changed.")
+    if needs.get("pitr") and not facts.get("dr_pitr_possible"):
+        raise InputError(
+            f"{service} is on plan {plan}, which is not backed up by the platform: there is no point-in-time "
+            f"restore on {environment}. Restore a nightly backup with lost_instance.yml instead. Nothing was changed.")
+    if needs.get("failover") and not facts.get("dr_failover_possible"):
+        raise InputError(
+            f"{service} is on plan {plan}, which has no standby to fail over to (only HA plans such as small-ha-13 "
+            "do). Use reboot.yml to restart it. Nothing was changed.")
+    if needs.get("backups"):
+        if not facts.get("dr_backup_container") or not facts.get("dr_backup_prefix"):
+            raise InputError(
+                f"{environment} has no backup container in its inventory (dr_backup_container, dr_backup_prefix), "
+                "so there is no nightly backup to restore or write. Nothing was changed.")
+        _check_backup_date(values, names)
+    if needs.get("pitr"):
+        _check_snapshot(values, names)
+    if needs.get("maintenance") and values.get("maintenance") not in ("on", "off"):
+        raise InputError(f"Say which way: {names.maintenance}on or {names.maintenance}off. Nothing was changed.")
+    if not check and not values.get("auto_approve"):
+        raise InputError(
+            f"{scenario} asks before the first change and only a terminal can answer: run it with {names.auto_approve} "
+            "once the plan is checked (a dry run shows it). Nothing was changed.")
+
+
+def _check_backup_date(values: dict[str, Any], names: InputNames) -> None:
+    given = str(values.get("backup_date", _today()))
+    try:
+        if not _DATE.match(given):
+            raise ValueError(given)
+        dt.date.fromisoformat(given)
+    except ValueError:
+        raise InputError(f"backup_date {given} is not a date: give it as YYYY-MM-DD (UTC), e.g. "
+                         f"{names.backup_date}{_today()}. Nothing was changed.") from None
+
+
+def _check_snapshot(values: dict[str, Any], names: InputNames) -> None:
+    given = str(values.get("snapshot_time") or "")
+    if not given:
+        raise InputError(
+            f'data_loss needs the time the data was still good: {names.snapshot_time}"2026-06-01 12:00:00" (local '
+            f"time in snapshot_timezone, default Europe/London; or {names.snapshot_timezone}UTC). Nothing was changed.")
+    match = _SNAPSHOT.match(given)
+    if not match:
+        raise InputError(f"snapshot_time {given!r} is not a date and a time; use YYYY-MM-DD HH:MM:SS, e.g. "
+                         "2026-06-01 12:00:00")
+    try:
+        dt.datetime.fromisoformat(f"{match.group(1)} {match.group(2)}:{match.group(3)}:{match.group(4) or '00'}")
+    except ValueError:
+        raise InputError(f"snapshot_time {given!r} is not a real date and time; use YYYY-MM-DD HH:MM:SS, e.g. "
+                         "2026-06-01 12:00:00") from None
+    zone = str(values.get("snapshot_timezone") or "Europe/London")
+    if not _OFFSET.match(zone.strip()):
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(zone.strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InputError(f"snapshot_timezone {zone!r} is not a known time zone; use an IANA name such as "
+                             "Europe/London or UTC, or an explicit offset such as +01:00") from None
