@@ -1,0 +1,43 @@
+"""The broker's catalog: the `postgres` offering, its plans and the parameters each operation accepts."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    guid: str
+    description: str
+    ha: bool
+    backups: bool
+
+
+def _plan(name: str, description: str, *, ha: bool, backups: bool) -> Plan:
+    return Plan(name, str(uuid.uuid5(uuid.NAMESPACE_URL, f"register-dr/postgres/{name}")), description, ha, backups)
+
+
+OFFERING = "postgres"
+OFFERING_GUID = str(uuid.uuid5(uuid.NAMESPACE_URL, "register-dr/postgres"))
+PLANS: dict[str, Plan] = {p.name: p for p in (
+    _plan("tiny-unencrypted-13", "5GB Storage, NOT BACKED UP, Dedicated Instance. Postgres 13.", ha=False,
+          backups=False),
+    _plan("small-13", "20GB Storage, Dedicated Instance, Storage Encrypted. Postgres 13.", ha=False, backups=True),
+    _plan("small-ha-13", "20GB Storage, Dedicated Instance, Highly Available, Storage Encrypted. Postgres 13.",
+          ha=True, backups=True),
+)}
+
+CREATE_PARAMETERS = frozenset({
+    "restore_from_point_in_time_of", "restore_from_point_in_time_before", "restore_from_latest_snapshot_of",
+    "restore_from_latest_snapshot_before", "enable_extensions", "dbname", "backup_retention_period",
+    "skip_final_snapshot", "preferred_backup_window", "preferred_maintenance_window",
+})
+UPDATE_PARAMETERS = frozenset({
+    "reboot", "force_failover", "enable_extensions", "disable_extensions", "update_minor_version_to_latest",
+    "apply_at_maintenance_window", "backup_retention_period", "skip_final_snapshot", "preferred_backup_window",
+    "preferred_maintenance_window",
+})
+SUPPORTED_EXTENSIONS = frozenset({"uuid-ossp", "pgcrypto", "citext", "btree_gist", "btree_gin", "postgis",
+                                  "pg_stat_statements", "hstore", "pg_trgm", "unaccent"})

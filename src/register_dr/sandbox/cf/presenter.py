@@ -1,0 +1,143 @@
+"""Resources as the v3 API shows them, and the v3 pagination."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+
+from register_dr.sandbox.cf.controller import CFError, CloudController, Resource
+
+
+def split_param(value: str | None) -> list[str] | None:
+    return None if value is None else [v for v in value.split(",") if v != ""]
+
+
+class Presenter:
+    """Resources as the v3 API shows them."""
+
+    def __init__(self, controller: CloudController, base_url: str) -> None:
+        self.cc = controller
+        self.base = base_url.rstrip("/")
+
+    def href(self, path: str) -> dict[str, str]:
+        return {"href": f"{self.base}{path}"}
+
+    def common(self, r: Resource, keys: list[str]) -> dict[str, Any]:
+        out = {"guid": r["guid"], "created_at": r["created_at"], "updated_at": r["updated_at"]}
+        out.update({k: r.get(k) for k in keys})
+        out["metadata"] = r.get("metadata", {"labels": {}, "annotations": {}})
+        return out
+
+    def organization(self, r: Resource) -> dict[str, Any]:
+        out = self.common(r, ["name", "suspended"])
+        out["relationships"] = {"quota": {"data": None}}
+        out["links"] = {"self": self.href(f"/v3/organizations/{r['guid']}")}
+        return out
+
+    def space(self, r: Resource) -> dict[str, Any]:
+        out = self.common(r, ["name", "relationships"])
+        out["links"] = {"self": self.href(f"/v3/spaces/{r['guid']}"),
+                        "organization": self.href(f"/v3/organizations/{self.cc.org_of_space(r['guid'])}")}
+        return out
+
+    def app(self, r: Resource) -> dict[str, Any]:
+        out = self.common(r, ["name", "state", "lifecycle", "relationships"])
+        g = r["guid"]
+        out["links"] = {"self": self.href(f"/v3/apps/{g}"), "space": self.href(f"/v3/spaces/{self.cc.space_of(r)}"),
+                        "current_droplet": self.href(f"/v3/apps/{g}/droplets/current"),
+                        "droplets": self.href(f"/v3/apps/{g}/droplets"), "routes": self.href(f"/v3/apps/{g}/routes")}
+        return out
+
+    def droplet(self, r: Resource) -> dict[str, Any]:
+        out = self.common(r, ["state", "error", "lifecycle", "image", "execution_metadata", "process_types",
+                              "checksum", "buildpacks", "stack", "relationships"])
+        out["links"] = {"self": self.href(f"/v3/droplets/{r['guid']}"),
+                        "app": self.href(f"/v3/apps/{r['relationships']['app']['data']['guid']}")}
+        return out
+
+    def domain(self, r: Resource) -> dict[str, Any]:
+        out = self.common(r, ["name", "internal", "router_group", "supported_protocols", "relationships"])
+        out["links"] = {"self": self.href(f"/v3/domains/{r['guid']}")}
+        return out
+
+    def route(self, r: Resource) -> dict[str, Any]:
+        out = self.common(r, ["protocol", "host", "path", "port", "url", "destinations", "relationships"])
+        g = r["guid"]
+        out["links"] = {"self": self.href(f"/v3/routes/{g}"), "space": self.href(f"/v3/spaces/{self.cc.space_of(r)}"),
+                        "domain": self.href(f"/v3/domains/{r['relationships']['domain']['data']['guid']}"),
+                        "destinations": self.href(f"/v3/routes/{g}/destinations")}
+        return out
+
+    def service_offering(self, r: Resource) -> dict[str, Any]:
+        out = self.common(r, ["name", "description", "available", "tags", "requires", "shareable", "broker_catalog"])
+        out["relationships"] = {"service_broker": {"data": {"guid": "rds-broker"}}}
+        out["links"] = {"self": self.href(f"/v3/service_offerings/{r['guid']}"),
+                        "service_plans": self.href(f"/v3/service_plans?service_offering_guids={r['guid']}")}
+        return out
+
+    def service_plan(self, r: Resource) -> dict[str, Any]:
+        out = self.common(r, ["name", "description", "free", "available", "visibility_type", "broker_catalog",
+                              "relationships"])
+        out["links"] = {"self": self.href(f"/v3/service_plans/{r['guid']}"), "service_offering": self.href(
+            f"/v3/service_offerings/{r['relationships']['service_offering']['data']['guid']}")}
+        return out
+
+    def service_instance(self, r: Resource) -> dict[str, Any]:
+        out = self.common(r, ["name", "type", "tags", "last_operation", "maintenance_info", "upgrade_available",
+                              "dashboard_url", "relationships"])
+        g = r["guid"]
+        out["links"] = {
+            "self": self.href(f"/v3/service_instances/{g}"), "space": self.href(f"/v3/spaces/{self.cc.space_of(r)}"),
+            "service_plan": self.href(f"/v3/service_plans/{r['relationships']['service_plan']['data']['guid']}"),
+            "parameters": self.href(f"/v3/service_instances/{g}/parameters"),
+            "service_credential_bindings": self.href(f"/v3/service_credential_bindings?service_instance_guids={g}"),
+            "service_route_bindings": self.href(f"/v3/service_route_bindings?service_instance_guids={g}"),
+            "shared_spaces": self.href(f"/v3/service_instances/{g}/relationships/shared_spaces"),
+        }
+        return out
+
+    def binding(self, r: Resource) -> dict[str, Any]:
+        out = self.common(r, ["name", "type", "last_operation", "relationships"])
+        g = r["guid"]
+        out["links"] = {"self": self.href(f"/v3/service_credential_bindings/{g}"),
+                        "details": self.href(f"/v3/service_credential_bindings/{g}/details"),
+                        "service_instance": self.href(
+                            f"/v3/service_instances/{r['relationships']['service_instance']['data']['guid']}")}
+        return out
+
+    def job(self, r: Resource) -> dict[str, Any]:
+        out = {"guid": r["guid"], "created_at": r["created_at"], "updated_at": r["updated_at"],
+               "operation": r["operation"], "state": r["state"], "errors": r["errors"], "warnings": r["warnings"],
+               "links": {"self": self.href(f"/v3/jobs/{r['guid']}")}}
+        if r["state"] != "COMPLETE" or r["operation"].endswith("create"):
+            out["links"][r["resource_type"]] = self.href(f"/v3/{r['resource_type']}/{r['resource_guid']}")
+        return out
+
+
+def paginate(request: Request, base: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+    try:
+        page = int(request.query_params.get("page", "1"))
+        per_page = int(request.query_params.get("per_page", "50"))
+    except ValueError:
+        raise CFError(400, 10005, "CF-BadQueryParameter", "The query parameter is invalid: page and per_page must "
+                      "be integers") from None
+    if page < 1 or not 1 <= per_page <= 5000:
+        raise CFError(400, 10005, "CF-BadQueryParameter",
+                      "The query parameter is invalid: Page must be greater than 0, "
+                      "Per page must be between 1 and 5000")
+    total = len(items)
+    pages = max(1, math.ceil(total / per_page))
+    params = {k: v for k, v in request.query_params.items() if k not in ("page", "per_page")}
+
+    def link(p: int) -> dict[str, str]:
+        return {"href": f"{base}{request.url.path}?{urlencode({**params, 'page': p, 'per_page': per_page})}"}
+
+    return {
+        "pagination": {"total_results": total, "total_pages": pages, "first": link(1), "last": link(pages),
+                       "next": link(page + 1) if page < pages else None,
+                       "previous": link(page - 1) if page > 1 else None},
+        "resources": items[(page - 1) * per_page: page * per_page],
+    }

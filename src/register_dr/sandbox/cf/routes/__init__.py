@@ -1,0 +1,1 @@
+"""HTTP routes of the Cloud Controller, one module per resource."""

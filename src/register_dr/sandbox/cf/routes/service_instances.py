@@ -1,0 +1,71 @@
+"""Service instances: list, get, parameters, create, update, delete."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from register_dr.sandbox.cf.controller import unprocessable
+from register_dr.sandbox.cf.routes.context import Context
+
+
+def add_routes(app: FastAPI, ctx: Context) -> None:
+    controller = ctx.controller
+    show = ctx.show
+    listing = ctx.listing
+    filtered = ctx.filtered
+    body = ctx.body
+    accepted = ctx.accepted
+
+    @app.get("/v3/service_instances")
+    def list_instances(request: Request) -> JSONResponse:
+        items = filtered(request, "service_instances", {
+            "names": lambda r: r["name"], "guids": lambda r: r["guid"], "space_guids": controller.space_of,
+            "organization_guids": lambda r: controller.org_of_space(controller.space_of(r)),
+            "service_plan_guids": lambda r: r["relationships"]["service_plan"]["data"]["guid"],
+            "type": lambda r: r["type"]})
+        return listing(request, items, show.service_instance)
+
+    @app.get("/v3/service_instances/{guid}")
+    def get_instance(guid: str) -> dict:
+        return show.service_instance(controller.get("service_instances", guid, "Service instance"))
+
+    @app.get("/v3/service_instances/{guid}/parameters")
+    def get_instance_parameters(guid: str) -> dict:
+        return controller.instance_parameters(guid)
+
+    @app.post("/v3/service_instances")
+    async def create_instance(request: Request) -> Response:
+        data = await body(request)
+        if data.get("type") != "managed":
+            raise unprocessable("Type must be one of 'managed', 'user-provided'" if "type" not in data
+                                else "The sandbox offers managed service instances only")
+        try:
+            space = data["relationships"]["space"]["data"]["guid"]
+            plan = data["relationships"]["service_plan"]["data"]["guid"]
+            name = str(data["name"])
+        except (KeyError, TypeError):
+            raise unprocessable("Name must be a string, Relationships Space and Service plan are required") from None
+        _inst, job = controller.create_service_instance(space, name, plan, data.get("parameters"), data.get("tags"))
+        return accepted(job)
+
+    @app.patch("/v3/service_instances/{guid}")
+    async def update_instance(request: Request, guid: str) -> Response:
+        data = await body(request)
+        plan = None
+        if "relationships" in data:
+            try:
+                plan = data["relationships"]["service_plan"]["data"]["guid"]
+            except (KeyError, TypeError):
+                raise unprocessable("Relationships service_plan must be an object with a guid") from None
+        if "name" in data and not isinstance(data["name"], str):
+            raise unprocessable("Name must be a string")
+        inst, job = controller.update_service_instance(guid, data.get("parameters"), plan, data.get("name"),
+                                                       data.get("tags"))
+        if job is None:
+            return JSONResponse(show.service_instance(inst))
+        return accepted(job)
+
+    @app.delete("/v3/service_instances/{guid}")
+    def delete_instance(guid: str) -> Response:
+        return accepted(controller.delete_service_instance(guid))
