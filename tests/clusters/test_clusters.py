@@ -42,6 +42,24 @@ def test_the_broker_objects_belong_to_the_administrator(primary: dict, key_uri: 
     assert sorted(extensions) == sorted((name, "postgres") for name in dataset.EXTENSIONS)
 
 
+def test_instances_run_postgresql_13_with_the_real_contrib_extensions(
+        primary: dict, key_uri: Callable[..., str]) -> None:
+    """The platform's instances are PostgreSQL 13 (upstream-facts.md: plans and service names end in -13) and the
+    broker enables contrib extensions (paas-rds-broker rdsbroker/broker.go, ``enable_extensions``): the C
+    libraries themselves, not SQL look-alikes of the few functions the schema uses."""
+    uri = key_uri(primary)
+    assert rows(uri, "select current_setting('server_version_num')::int / 10000") == [(13,)]
+    libraries = dict(rows(uri, "select proname, probin from pg_proc where proname in "
+                               "('uuid_generate_v1', 'uuid_generate_v4', 'crypt', 'gen_salt', 'digest')"))
+    assert libraries == {"uuid_generate_v1": "$libdir/uuid-ossp", "uuid_generate_v4": "$libdir/uuid-ossp",
+                         "crypt": "$libdir/pgcrypto", "gen_salt": "$libdir/pgcrypto", "digest": "$libdir/pgcrypto"}
+    hashed = rows(uri, "select crypt('secret', gen_salt('bf', 4)) like '$2a$04$%', uuid_generate_v1() is not null")
+    assert hashed == [(True, True)]
+    versions = dict(rows(uri, "select extname, extversion from pg_extension"))
+    assert {name: versions.get(name) for name in dataset.EXTENSIONS} == {
+        "uuid-ossp": "1.1", "pgcrypto": "1.3", "citext": "1.6", "btree_gist": "1.5", "btree_gin": "1.3"}
+
+
 def test_another_key_sees_and_changes_the_first_keys_tables(
         manager: ClusterManager, primary: dict, new_key: Callable[[str], dict], key_uri: Callable[..., str]) -> None:
     second = new_key("primary")

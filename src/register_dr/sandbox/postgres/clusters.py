@@ -11,7 +11,9 @@ roles (a key's login is a member of the manager role), the event triggers ``reas
 go to the manager role), ``make_readable`` and ``forbid_ddl_reader`` with their functions, and the extensions asked
 for. A restore of a nightly dump as a key's user therefore raises the runbook's expected errors, and only those.
 
-initdb runs once into a template that is copied for each cluster. When run as root, Postgres runs as ``nobody``.
+The server is PostgreSQL 13, the platform's major version, with its real contrib extensions (pgbin.find_pg_server);
+the client tools (pg_basebackup) are newer ones, which work against it. initdb runs once into a template that is
+copied for each cluster. When run as root, Postgres runs as ``nobody``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import secrets
 import shlex
 import shutil
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -36,8 +39,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from register_dr.sandbox.postgres.extensions import available_extensions, install_missing_extensions
-from register_dr.sandbox.postgres.pgbin import find_pg_bin
+from register_dr.sandbox.postgres.pgbin import SERVER_TOOLS, PgServer, find_pg_bin, find_pg_server
 
 SUPERUSER = "postgres"
 # The broker's group roles. Their names are the same on every instance, so the grants a nightly dump carries apply
@@ -163,16 +165,17 @@ CREATE EVENT TRIGGER reassign_owned ON ddl_command_end EXECUTE PROCEDURE public.
 class ClusterManager:
     """Creates, restores, reboots, fails over and destroys sandbox Postgres clusters under ``root``."""
 
-    def __init__(self, root: Path, *, pg_bin: Path | None = None, pitr_latest_lag: float = 1.0,
-                 pitr_retention: dt.timedelta = dt.timedelta(days=7), run_as: str | None = None) -> None:
+    def __init__(self, root: Path, *, server: PgServer | None = None, pg_bin: Path | None = None,
+                 pitr_latest_lag: float = 1.0, pitr_retention: dt.timedelta = dt.timedelta(days=7),
+                 run_as: str | None = None) -> None:
         self.root = Path(root)
-        self.pg_bin = pg_bin or find_pg_bin()
+        self.server = server or find_pg_server()
+        self.pg_bin = pg_bin or find_pg_bin()  # client tools (pg_basebackup)
         self.pitr_latest_lag = pitr_latest_lag
         self.pitr_retention = pitr_retention
         self.run_as = run_as if run_as is not None else ("nobody" if os.geteuid() == 0 else None)
         self._locks: dict[str, threading.RLock] = {}
         self._locks_guard = threading.Lock()
-        self._extensions_installed = False
         self._handed_ports: set[int] = set()
 
     # --- process plumbing -------------------------------------------------------------------------------------
@@ -201,9 +204,12 @@ class ClusterManager:
         # The parent's PG* variables (a test's or an operator's) must not redirect the sandbox's own tools.
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
         full_env.update(LC_ALL="C.UTF-8", **(env or {}))
+        if tool in SERVER_TOOLS:
+            full_env.update(self.server.env())
+        folder = self.server.bin if tool in SERVER_TOOLS else self.pg_bin
         try:
             result = subprocess.run(  # noqa: S603 - fixed binaries, argv list
-                [str(self.pg_bin / tool), *args], capture_output=True, text=True, env=full_env, timeout=timeout,
+                [str(folder / tool), *args], capture_output=True, text=True, env=full_env, timeout=timeout,
                 check=False, cwd="/", **kwargs,
             )
         except subprocess.TimeoutExpired as exc:
@@ -246,9 +252,6 @@ class ClusterManager:
         template = self.root / "template"
         meta_file = self.root / "template.json"
         with self._lock("__template__"):
-            if not self._extensions_installed:
-                install_missing_extensions(self.pg_bin)
-                self._extensions_installed = True
             if meta_file.exists() and (template / "PG_VERSION").exists():
                 return template, json.loads(meta_file.read_text())["password"]
             self._mkdir(self.root)
@@ -260,7 +263,7 @@ class ClusterManager:
             try:
                 self._run("initdb", "-D", str(template), "-U", SUPERUSER, "--pwfile", str(pwfile),
                           "--auth-host=scram-sha-256", "--auth-local=scram-sha-256", "-E", "UTF8",
-                          "--locale=C.UTF-8", "--no-sync", "--no-instructions")
+                          "--locale=C.UTF-8", "--no-sync")
             finally:
                 pwfile.unlink(missing_ok=True)
             with open(template / "postgresql.conf", "a") as conf:
@@ -388,8 +391,15 @@ class ClusterManager:
         data = self._node_dir(cluster_id, node)
         shutil.rmtree(data, ignore_errors=True)
         self._run("pg_basebackup", "-h", "127.0.0.1", "-p", str(meta["port"]), "-U", SUPERUSER, "-D", str(data),
-                  "-Fp", "-X", "stream", "-c", "fast", "-R", "--no-sync", env={"PGPASSWORD": meta["password"]})
-        self._write_conf(data, port=meta["standby_port"], archive=self._dir(cluster_id) / "archive")
+                  "-Fp", "-X", "stream", "-c", "fast", "--no-sync", env={"PGPASSWORD": meta["password"]})
+        # Not pg_basebackup -R: the newer client tools write libpq options (sslnegotiation, ...) that the 13
+        # server's walreceiver does not know, and the standby would never connect.
+        primary = f"host=127.0.0.1 port={meta['port']} user={SUPERUSER} password={meta['password']} sslmode=disable"
+        self._write_conf(data, port=meta["standby_port"], archive=self._dir(cluster_id) / "archive",
+                         extra={"primary_conninfo": _conf_str(primary)})
+        signal_file = data / "standby.signal"
+        signal_file.touch()
+        self._chown(signal_file)
         self._start_node(data)
         meta["standby_node"] = node
         self._save_meta(cluster_id, meta)
@@ -477,11 +487,11 @@ class ClusterManager:
             raise
 
     def _check_extensions(self, names: Sequence[str]) -> None:
-        available = available_extensions(self.pg_bin)
+        available = self.server.available_extensions()
         missing = sorted(set(names) - available)
         if missing:
             raise ClusterError(
-                f"extension(s) {', '.join(missing)} not available in the PostgreSQL at {self.pg_bin}: "
+                f"extension(s) {', '.join(missing)} not available in the PostgreSQL at {self.server.root}: "
                 f"choose from {', '.join(sorted(available))}"
             )
 
@@ -698,15 +708,18 @@ class ClusterManager:
             standby_port=meta["standby_port"], timeline=self._timeline(primary), running=self._node_running(primary),
         )
 
-    def _timeline(self, data_dir: Path) -> int:
+    @staticmethod
+    def _timeline(data_dir: Path) -> int:
+        """The latest checkpoint's timeline, read from ``global/pg_control`` (what pg_controldata prints): the
+        client tools' pg_controldata is newer than the server and distrusts a 13 control file. The first fields
+        (system id, versions, state, time, checkpoint location, then the checkpoint's redo and timeline) have kept
+        their layout since PostgreSQL 11; 0 if unreadable."""
         try:
-            out = self._run("pg_controldata", str(data_dir), timeout=20)
-        except ClusterError:
+            with open(data_dir / "global" / "pg_control", "rb") as handle:
+                head = handle.read(52)
+        except OSError:
             return 0
-        for line in out.splitlines():
-            if line.startswith("Latest checkpoint's TimeLineID:"):
-                return int(line.split(":")[1])
-        return 0
+        return struct.unpack_from("<I", head, 48)[0] if len(head) == 52 else 0
 
     def list(self) -> list[ClusterInfo]:
         """Every cluster under root, by id."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
+import shutil
 import subprocess
 import tarfile
 import tempfile
@@ -44,6 +46,27 @@ def _dump(conninfo: Mapping[str, object] | str, sql_path: Path, pg_bin: Path) ->
             f"pg_dump of {params['dbname']} on {params['host']}:{params['port']} as {params['user']} failed: "
             f"{' / '.join(errors)[-500:]}; check that the database is running and the key's credentials are current"
         )
+
+
+# Settings that the sandbox's pg_dump (PostgreSQL 18 client tools) writes into a dump's header whatever the server's
+# version, and that a PostgreSQL 13 server rejects ("unrecognized configuration parameter"). The platform's nightly
+# job (2022) ran a pg_dump older than 17, which never wrote them: the sandbox's backups leave them out the same way.
+_NEWER_SETTINGS = (b"SET transaction_timeout = 0;\n",)
+
+
+def _as_the_platforms_dump(sql_path: Path) -> None:
+    """Drop ``_NEWER_SETTINGS`` from the dump's header (before its first statement on an object); the rest of the
+    file is copied as it is."""
+    cleaned = sql_path.with_name(sql_path.name + ".tmp")
+    with open(sql_path, "rb") as source, open(cleaned, "wb") as target:
+        for line in source:
+            if line in _NEWER_SETTINGS:
+                continue
+            target.write(line)
+            if line.startswith((b"DROP ", b"CREATE ", b"ALTER ", b"COPY ")):
+                shutil.copyfileobj(source, target, 1 << 20)
+                break
+    os.replace(cleaned, sql_path)
 
 
 def _archive(sql_path: Path) -> Path:
@@ -88,6 +111,7 @@ def nightly_backup(credentials: Mapping[str, object] | str, *, connection_string
     with tempfile.TemporaryDirectory(prefix="register-nightly-") as work:
         sql_path = Path(work) / f"{stem}.sql"
         _dump(credentials, sql_path, pg_bin or find_pg_bin())
+        _as_the_platforms_dump(sql_path)
         archive = _archive(sql_path)
         _upload(archive, connection_string, container)
         size = archive.stat().st_size
