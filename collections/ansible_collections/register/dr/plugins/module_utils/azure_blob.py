@@ -39,6 +39,8 @@ except ImportError as exc:  # pragma: no cover - reported through missing_requir
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
+from ansible_collections.register.dr.plugins.module_utils.errors import RegisterDrError
+
 BACKUP_SECRET_NAME = "REGISTER-BACKUP-STORAGE-CONNECTION-STRING"  # noqa: S105 - a secret name, not a secret
 PUBLIC_BLOB_SUFFIX = "blob.core.windows.net"
 # Bytes per ranged GET. With 4 MB, Azurite spent three times the CPU serving a download; a broken GET resumes at the
@@ -83,16 +85,8 @@ def redact(text, secrets=()):
     return text
 
 
-class AzureStorageError(Exception):
+class AzureStorageError(RegisterDrError):
     """An error a module reports with ``fail_json``: what was tried, what Azure answered, what to do next."""
-
-    def __init__(self, msg, **details):
-        super(AzureStorageError, self).__init__(msg)
-        self.msg = msg
-        self.details = details
-
-    def fail(self, module):
-        module.fail_json(msg=self.msg, **self.details)
 
 
 class AzureCredentialsError(AzureStorageError):

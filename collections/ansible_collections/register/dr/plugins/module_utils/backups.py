@@ -31,6 +31,8 @@ except ImportError:  # pragma: no cover - zlib is the fallback
     inflate_lib = zlib
     INFLATE_ERRORS = (zlib.error,)
 
+from ansible_collections.register.dr.plugins.module_utils.errors import RegisterDrError
+
 ENVIRONMENT_PREFIXES = {
     "production": "register_prod_",
     "productiondata": "register_productiondata_",
@@ -47,16 +49,8 @@ INPUT_SLICE = 256 * 1024
 HEADER_WINDOW = 1024 * 1024
 
 
-class BackupError(Exception):
+class BackupError(RegisterDrError):
     """A backup could not be found, read or written; the message names the blob, the problem and the fix."""
-
-    def __init__(self, msg, **details):
-        super(BackupError, self).__init__(msg)
-        self.msg = msg
-        self.details = details
-
-    def fail(self, module):
-        module.fail_json(msg=self.msg, **self.details)
 
 
 class BackupNotFound(BackupError):

@@ -42,6 +42,8 @@ except ImportError as exc:  # pragma: no cover - reported through missing_requir
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
+from ansible_collections.register.dr.plugins.module_utils.errors import RegisterDrError
+
 MB = 1024 * 1024
 
 EXPECTED_ERRORS = (
@@ -112,16 +114,8 @@ def postgres_argument_spec():
     )
 
 
-class PostgresError(Exception):
+class PostgresError(RegisterDrError):
     """An error a module reports with ``fail_json``: what was tried, what the server answered, what to do next."""
-
-    def __init__(self, msg, **details):
-        super(PostgresError, self).__init__(msg)
-        self.msg = msg
-        self.details = details
-
-    def fail(self, module):
-        module.fail_json(msg=self.msg, **self.details)
 
 
 class PostgresConnectError(PostgresError):

@@ -41,6 +41,8 @@ except ImportError:  # pragma: no cover - the azurerm backend reports it through
     HttpResponseError = ResourceModifiedError = ResourceNotFoundError = Exception
     MatchConditions = ContentSettings = BlobLeaseClient = None
 
+from ansible_collections.register.dr.plugins.module_utils.errors import RegisterDrError
+
 LOCK_METADATA_KEY = "terraformlockid"
 WORKSPACE_KEY_PREFIX = "env:"
 DEFAULT_WORKSPACE = "default"
@@ -49,16 +51,8 @@ LEASE_LOST_CODES = ("LeaseIdMismatchWithBlobOperation", "LeaseLost", "LeaseIdMis
                     "LeaseNotPresentWithBlobOperation")
 
 
-class StateError(Exception):
+class StateError(RegisterDrError):
     """An error about a Terraform state that a module reports with ``fail_json``."""
-
-    def __init__(self, msg, **details):
-        super(StateError, self).__init__(msg)
-        self.msg = msg
-        self.details = details
-
-    def fail(self, module):
-        module.fail_json(msg=self.msg, **self.details)
 
 
 class StateLocked(StateError):

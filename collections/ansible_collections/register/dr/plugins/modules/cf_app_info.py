@@ -73,9 +73,7 @@ routes:
   returned: when the app exists
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.register.dr.plugins.module_utils.cf import CFClient, CFModuleError, cf_argument_spec
+from ansible_collections.register.dr.plugins.module_utils.cf.module import CFModule
 
 
 def image_tag(image):
@@ -84,9 +82,9 @@ def image_tag(image):
     return last.rsplit(":", 1)[1] if ":" in last else "latest"
 
 
-def read(client, name):
+def read(module, client):
     space = client.space()
-    app = client.app(space["guid"], name)
+    app = client.app(space["guid"], module.params["name"])
     if app is None:
         return dict(changed=False, exists=False)
     status, droplet, _headers = client.call("GET", "/v3/apps/%s/droplets/current" % app["guid"], accept=(200, 404))
@@ -102,13 +100,8 @@ def read(client, name):
 
 
 def main():
-    argument_spec = cf_argument_spec()
-    argument_spec.update(name=dict(type="str", required=True))
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    try:
-        module.exit_json(**read(CFClient(module), module.params["name"]))
-    except CFModuleError as exc:
-        exc.fail(module)
+    module = CFModule(argument_spec=dict(name=dict(type="str", required=True)), supports_check_mode=True)
+    module.run(read)
 
 
 if __name__ == "__main__":

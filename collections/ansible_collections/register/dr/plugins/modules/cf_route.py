@@ -74,14 +74,8 @@ route:
   returned: always
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.register.dr.plugins.module_utils.cf import (
-    CFClient,
-    CFModuleError,
-    CFNotFound,
-    cf_argument_spec,
-)
+from ansible_collections.register.dr.plugins.module_utils.cf.errors import CFNotFound
+from ansible_collections.register.dr.plugins.module_utils.cf.module import CFModule
 
 
 def run(module, client):
@@ -131,23 +125,14 @@ def run(module, client):
 
 
 def main():
-    argument_spec = cf_argument_spec()
-    argument_spec.update(
+    module = CFModule(argument_spec=dict(
         app=dict(type="str", required=True),
         host=dict(type="str", required=True),
         domain=dict(type="str", required=True),
         path=dict(type="str", default=""),
         state=dict(type="str", default="present", choices=["present", "absent"]),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    client = CFClient(module)
-    try:
-        result = run(module, client)
-    except CFModuleError as exc:
-        exc.fail(module)
-    if not module._diff:
-        result.pop("diff", None)
-    module.exit_json(**result)
+    ), supports_check_mode=True)
+    module.run(run)
 
 
 if __name__ == "__main__":

@@ -152,15 +152,9 @@ requests:
 
 import time
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.register.dr.plugins.module_utils.cf import (
-    CFClient,
-    CFModuleError,
-    CFOperationFailed,
-    cf_argument_spec,
-    instance_summary,
-)
+from ansible_collections.register.dr.plugins.module_utils.cf.client import instance_summary
+from ansible_collections.register.dr.plugins.module_utils.cf.errors import CFError, CFOperationFailed
+from ansible_collections.register.dr.plugins.module_utils.cf.module import CFModule
 
 
 def _busy(instance):
@@ -251,10 +245,10 @@ class ServiceInstance(object):
             self.result["instance"] = self._summary(target)
             return
         if current is None:
-            raise CFModuleError("cannot rename %r to %r: neither exists in space %s" % (
+            raise CFError("cannot rename %r to %r: neither exists in space %s" % (
                 self.p["name"], self.p["rename_to"], self.p["space"]))
         if target is not None:
-            raise CFModuleError(
+            raise CFError(
                 "cannot rename %r to %r: both exist in space %s. Tidy up %r first (state=absent) or pick another "
                 "name" % (self.p["name"], self.p["rename_to"], self.p["space"], self.p["rename_to"]))
         self.result.update(changed=True, action="rename", diff={"before": {"name": current["name"]},
@@ -270,7 +264,7 @@ class ServiceInstance(object):
     def present(self, current):
         if current is not None:
             if _create_failed(current):
-                raise CFModuleError(
+                raise CFError(
                     "service instance %r exists but its creation failed: %s. Delete it (state=absent) and run "
                     "again" % (current["name"], current["last_operation"].get("description")),
                     instance=instance_summary(current))
@@ -278,13 +272,13 @@ class ServiceInstance(object):
                 current = self._wait_existing(current)
             summary = self._summary(current)
             if self.p["plan"] and summary["plan"] != self.p["plan"]:
-                raise CFModuleError("service instance %r has plan %s, not %s; plan changes are not done by this "
-                                    "module" % (current["name"], summary["plan"], self.p["plan"]))
+                raise CFError("service instance %r has plan %s, not %s; plan changes are not done by this "
+                              "module" % (current["name"], summary["plan"], self.p["plan"]))
             self.result["instance"] = summary
             return current
         if not self.p["plan"]:
-            raise CFModuleError("service instance %r does not exist in space %s and no plan was given to create it"
-                                % (self.p["name"], self.p["space"]))
+            raise CFError("service instance %r does not exist in space %s and no plan was given to create it"
+                          % (self.p["name"], self.p["space"]))
         plan = self.client.service_plan(self.p["offering"], self.p["plan"])
         self.result.update(changed=True, action="create", diff={
             "before": {"state": "absent"},
@@ -315,37 +309,31 @@ class ServiceInstance(object):
         self.result["instance"] = self._summary(self.client.get("/v3/service_instances/%s" % current["guid"]))
 
 
+def run(module, client):
+    if module.params["state"] == "absent" and (module.params["rename_to"] or module.params["update_parameters"]):
+        raise CFError("rename_to and update_parameters apply to state=present only (nothing was changed)")
+    return ServiceInstance(module, client).run()
+
+
 def main():
-    argument_spec = cf_argument_spec()
-    argument_spec.update(
-        name=dict(type="str", required=True),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-        offering=dict(type="str", default="postgres"),
-        plan=dict(type="str"),
-        parameters=dict(type="dict"),
-        tags=dict(type="list", elements="str"),
-        update_parameters=dict(type="dict"),
-        rename_to=dict(type="str"),
-        delete_keys=dict(type="bool", default=True),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=1800),
-    )
-    module = AnsibleModule(
-        argument_spec=argument_spec,
+    module = CFModule(
+        argument_spec=dict(
+            name=dict(type="str", required=True),
+            state=dict(type="str", default="present", choices=["present", "absent"]),
+            offering=dict(type="str", default="postgres"),
+            plan=dict(type="str"),
+            parameters=dict(type="dict"),
+            tags=dict(type="list", elements="str"),
+            update_parameters=dict(type="dict"),
+            rename_to=dict(type="str"),
+            delete_keys=dict(type="bool", default=True),
+            wait=dict(type="bool", default=True),
+            wait_timeout=dict(type="int", default=1800),
+        ),
         supports_check_mode=True,
         mutually_exclusive=[("rename_to", "update_parameters"), ("rename_to", "parameters")],
     )
-    if module.params["state"] == "absent" and (module.params["rename_to"] or module.params["update_parameters"]):
-        module.fail_json(msg="rename_to and update_parameters apply to state=present only")
-    client = CFClient(module)
-    try:
-        result = ServiceInstance(module, client).run()
-    except CFModuleError as exc:
-        exc.details.setdefault("requests", client.calls)
-        exc.fail(module)
-    if not module._diff:
-        result.pop("diff", None)
-    module.exit_json(**result)
+    module.run(run, report_requests=True)
 
 
 if __name__ == "__main__":

@@ -93,15 +93,9 @@ space_guid:
   returned: always
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.register.dr.plugins.module_utils.cf import (
-    CFApiError,
-    CFClient,
-    CFModuleError,
-    cf_argument_spec,
-    instance_summary,
-)
+from ansible_collections.register.dr.plugins.module_utils.cf.client import instance_summary
+from ansible_collections.register.dr.plugins.module_utils.cf.errors import CFApiError
+from ansible_collections.register.dr.plugins.module_utils.cf.module import CFModule
 
 
 def parameters(client, guid):
@@ -115,7 +109,8 @@ def parameters(client, guid):
         return None, exc.msg
 
 
-def read(client, params):
+def read(module, client):
+    params = module.params
     space = client.space()
     instance = client.service_instance(space["guid"], params["name"])
     if instance is None:
@@ -132,16 +127,11 @@ def read(client, params):
 
 
 def main():
-    argument_spec = cf_argument_spec()
-    argument_spec.update(
+    module = CFModule(argument_spec=dict(
         name=dict(type="str", required=True),
         include_parameters=dict(type="bool", default=True),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    try:
-        module.exit_json(**read(CFClient(module), module.params))
-    except CFModuleError as exc:
-        exc.fail(module)
+    ), supports_check_mode=True)
+    module.run(read)
 
 
 if __name__ == "__main__":

@@ -87,14 +87,8 @@ requests:
   returned: always
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.register.dr.plugins.module_utils.cf import (
-    CFClient,
-    CFModuleError,
-    CFNotFound,
-    cf_argument_spec,
-)
+from ansible_collections.register.dr.plugins.module_utils.cf.errors import CFError, CFNotFound
+from ansible_collections.register.dr.plugins.module_utils.cf.module import CFModule
 
 
 def _location(headers):
@@ -111,8 +105,8 @@ def _find(client, instance_guid, name):
 def run(module, client):
     p = module.params
     if p["return_credentials"] and not module.no_log:
-        raise CFModuleError("return_credentials=true returns the key's password: set `no_log: true` on the task "
-                            "(nothing was changed)")
+        raise CFError("return_credentials=true returns the key's password: set `no_log: true` on the task "
+                      "(nothing was changed)")
     space = client.space()
     instance = client.service_instance(space["guid"], p["service_instance"])
     result = dict(changed=False, key=None)
@@ -146,23 +140,14 @@ def run(module, client):
 
 
 def main():
-    argument_spec = cf_argument_spec()
-    argument_spec.update(
+    module = CFModule(argument_spec=dict(
         name=dict(type="str", required=True),
         service_instance=dict(type="str", required=True),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         return_credentials=dict(type="bool", default=False),
         wait_timeout=dict(type="int", default=600),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    client = CFClient(module)
-    try:
-        result = run(module, client)
-    except CFModuleError as exc:
-        exc.details.setdefault("requests", client.calls)
-        exc.fail(module)
-    result["requests"] = client.calls
-    module.exit_json(**result)
+    ), supports_check_mode=True)
+    module.run(run, report_requests=True)
 
 
 if __name__ == "__main__":

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.register.dr.plugins.module_utils import cf
-from ansible_collections.register.dr.plugins.module_utils.cf import (
+from ansible_collections.register.dr.plugins.module_utils.cf import auth
+from ansible_collections.register.dr.plugins.module_utils.cf.client import CFClient
+from ansible_collections.register.dr.plugins.module_utils.cf.errors import (
     CFApiError,
+    CFError,
     CFLoginError,
-    CFClient,
-    CFModuleError,
     CFOperationFailed,
     CFTimeoutError,
 )
@@ -134,7 +134,7 @@ def test_unknown_space_names_the_fix():
         ("GET", "/v3/organizations"): [(200, {"pagination": {"next": None}, "resources": [{"guid": "o"}]})],
         ("GET", "/v3/spaces"): [(200, {"pagination": {"next": None}, "resources": []})],
     })
-    with pytest.raises(CFModuleError, match="space 'bat-qa' not found in org 'dfe'; check `space`"):
+    with pytest.raises(CFError, match="space 'bat-qa' not found in org 'dfe'; check `space`"):
         c.space()
 
 
@@ -157,7 +157,7 @@ def test_instance_that_stays_busy_times_out_naming_what_to_do():
 
 def test_a_job_without_location_is_a_clear_error():
     c, transport, _sleeps = client({})
-    with pytest.raises(CFModuleError, match="gave no job to follow"):
+    with pytest.raises(CFError, match="gave no job to follow"):
         c.wait_job(None, 10)
     assert transport.requests == []
 
@@ -226,7 +226,7 @@ def test_login_refused_is_not_retried():
 def test_connection_error_texts_never_show_a_secret():
     leaky = ConnectionError("could not reach https://u:s3cr3t-pw@api.example.test")
     c, _transport, _sleeps = client({("GET", "/v3/spaces"): [leaky]}, password="s3cr3t-pw", request_retries=0)
-    with pytest.raises(CFModuleError) as raised:
+    with pytest.raises(CFError) as raised:
         c.get("/v3/spaces")
     assert "s3cr3t-pw" not in raised.value.msg and "********" in raised.value.msg
 
@@ -234,15 +234,15 @@ def test_connection_error_texts_never_show_a_secret():
 def test_a_module_starts_without_importing_aiohttp_and_aiohttp_still_works_when_used() -> None:
     script = (
         "import sys\n"
-        "from ansible_collections.register.dr.plugins.module_utils import cf\n"
-        "assert cf.HAS_CF_CLIENT, cf.CF_CLIENT_IMPORT_ERROR\n"
+        "from ansible_collections.register.dr.plugins.module_utils.cf import auth, client, module\n"
+        "assert auth.HAS_CF_CLIENT, auth.CF_CLIENT_IMPORT_ERROR\n"
         "from cloudfoundry_client.client import CloudFoundryClient\n"
         "print(sorted(name for name in sys.modules if name.startswith('aiohttp.')))\n"
         "import aiohttp\n"
         "from cloudfoundry_client.rlpgateway import client as rlp\n"
         "print(rlp.aiohttp.ClientSession.__module__, aiohttp.ClientTimeout.__module__)\n"
     )
-    collections = str(Path(cf.__file__).resolve().parents[5])
+    collections = str(Path(auth.__file__).resolve().parents[6])
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                           env=dict(os.environ, PYTHONPATH=collections))
     loaded_at_start, used = done.stdout.splitlines()

@@ -10,7 +10,7 @@ import pytest
 import requests
 from oauth2_client.credentials_manager import OAuthError
 
-from ansible_collections.register.dr.plugins.module_utils import cf
+from ansible_collections.register.dr.plugins.module_utils.cf import auth as cf
 
 API = "https://api.example.test"
 

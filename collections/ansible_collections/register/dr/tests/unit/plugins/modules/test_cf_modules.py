@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.register.dr.plugins.module_utils.cf import CFApiError, CFClient, CFModuleError
+from ansible_collections.register.dr.plugins.module_utils.cf.client import CFClient
+from ansible_collections.register.dr.plugins.module_utils.cf.errors import CFApiError, CFError
 from ansible_collections.register.dr.plugins.modules import (
     cf_app_info,
     cf_route,
@@ -92,7 +93,7 @@ def test_rename_whose_new_name_alone_exists_is_already_done():
 
 def test_rename_when_both_names_exist_is_refused_naming_the_fix():
     cf = FakeCF(instances=[instance("g1", "db"), instance("g2", "db-old")])
-    with pytest.raises(CFModuleError, match="both exist in space bat-qa. Tidy up 'db-old' first"):
+    with pytest.raises(CFError, match="both exist in space bat-qa. Tidy up 'db-old' first"):
         run_instance(cf, rename_to="db-old")
     assert cf.writes == []
 
@@ -120,14 +121,14 @@ def test_deleting_a_gone_instance_is_ok():
 
 def test_an_instance_whose_creation_failed_is_not_taken_for_present():
     cf = FakeCF(instances=[instance("g1", "db", state="failed")])
-    with pytest.raises(CFModuleError, match="creation failed: None. Delete it .state=absent. and run again"):
+    with pytest.raises(CFError, match="creation failed: None. Delete it .state=absent. and run again"):
         run_instance(cf, plan="small-13")
     assert cf.writes == []
 
 
 def test_a_different_plan_is_refused_not_changed():
     cf = FakeCF(instances=[instance("g1", "db")])
-    with pytest.raises(CFModuleError, match="has plan small-13, not small-ha-13"):
+    with pytest.raises(CFError, match="has plan small-13, not small-ha-13"):
         run_instance(cf, plan="small-ha-13")
     assert cf.writes == []
 
@@ -135,7 +136,7 @@ def test_a_different_plan_is_refused_not_changed():
 def test_credentials_need_no_log_before_anything_is_asked():
     cf = FakeCF(instances=[instance("g1", "db")])
     module = Module(name="db-key", service_instance="db", state="present", return_credentials=True, wait_timeout=60)
-    with pytest.raises(CFModuleError, match="set `no_log: true` on the task .nothing was changed."):
+    with pytest.raises(CFError, match="set `no_log: true` on the task .nothing was changed."):
         cf_service_key.run(module, CFClient(module, transport=cf))
     assert cf.requests == []
 
@@ -182,7 +183,7 @@ class ParametersCF(FakeCF):
 def test_info_returns_the_broker_parameters():
     cf = ParametersCF((200, {"restore_from_point_in_time_of": "g0"}, {}))
     module = Module(**info_params())
-    result = cf_service_instance_info.read(CFClient(module, transport=cf), module.params)
+    result = cf_service_instance_info.read(module, CFClient(module, transport=cf))
     assert result["instance"]["parameters"] == {"restore_from_point_in_time_of": "g0"}
     assert result["instance"]["offering"] == "postgres" and "parameters_unavailable" not in result["instance"]
 
@@ -192,7 +193,7 @@ def test_info_says_why_parameters_are_unavailable_instead_of_inventing_none():
                               "detail": "An operation for service instance db is in progress."}]}, {})
     cf = ParametersCF(busy)
     module = Module(**info_params())
-    result = cf_service_instance_info.read(CFClient(module, transport=cf, sleep=lambda _s: None), module.params)
+    result = cf_service_instance_info.read(module, CFClient(module, transport=cf, sleep=lambda _s: None))
     assert result["instance"]["parameters"] is None
     assert "An operation for service instance db is in progress" in result["instance"]["parameters_unavailable"]
     assert len([r for r in cf.requests if r[1].endswith("/parameters")]) == 1
@@ -202,5 +203,5 @@ def test_info_fails_when_the_platform_keeps_failing_on_parameters():
     cf = ParametersCF((502, {"errors": [{"code": 10001, "title": "CF-ServiceBrokerBadResponse", "detail": "x"}]}, {}))
     module = Module(**info_params(request_retries=1))
     with pytest.raises(CFApiError, match="HTTP 502 10001 CF-ServiceBrokerBadResponse"):
-        cf_service_instance_info.read(CFClient(module, transport=cf, sleep=lambda _s: None), module.params)
+        cf_service_instance_info.read(module, CFClient(module, transport=cf, sleep=lambda _s: None))
     assert len([r for r in cf.requests if r[1].endswith("/parameters")]) == 2
