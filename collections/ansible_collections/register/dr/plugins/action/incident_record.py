@@ -102,8 +102,8 @@ class ActionModule(ActionBase):
                 record, doc = self._update(path, step, outcome, args.get("secret_keys"))
             written = self._write(path, record, args.get("markdown"))
             if doc is not None:
-                store = incidents.Incidents(os.path.dirname(os.path.dirname(os.path.dirname(
-                    record["incident"]["dir"]))), doc["platform"])
+                store = incidents.Incidents(os.path.dirname(os.path.dirname(record["incident"]["dir"])),
+                                            doc["platform"])
                 store.save(doc)
                 written.append(os.path.join(record["incident"]["dir"], incidents.INCIDENT_FILE))
         except ValueError as exc:

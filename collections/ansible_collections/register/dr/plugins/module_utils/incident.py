@@ -177,7 +177,10 @@ def begin_run(doc, run, now=None):
     """``doc`` with ``run`` (run_id, scenario, check, operator, inputs, tool, platform, path) added as running."""
     now = time.time() if now is None else now
     entry = dict(run, started_at=utc_stamp(now), finished_at=None, outcome="running")
-    return dict(doc, runs=[r for r in doc.get("runs", []) if r["run_id"] != run["run_id"]] + [entry])
+    # A run still "running" when the next one starts was killed or lost its terminal before it could say so.
+    runs = [dict(r, outcome="interrupted") if r.get("outcome") == "running" else r
+            for r in doc.get("runs", []) if r["run_id"] != run["run_id"]]
+    return dict(doc, runs=runs + [entry])
 
 
 def add_step(doc, run_id, step):

@@ -1,0 +1,114 @@
+"""One incident, one record; one recovery per environment at a time.
+
+The lock is an Azure blob lease on ``register-dr-locks/<environment>.lock`` in the environment's storage account
+(Azurite here): Azure grants finite leases of 15 to 60 seconds, and a second ``Acquire Lease`` on a leased blob answers
+409 LeaseAlreadyPresent (Azure Storage REST API, "Lease Blob"), which is what lets two machines, or an engineer and an
+AWX job, exclude each other without any other shared service."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import BIN, REPO, Platform
+
+pytestmark = pytest.mark.sandbox
+ENV = "staging"
+HOLD = """
+- name: Hold the environment
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Start the incident timeline
+      ansible.builtin.import_role:
+        name: incident_timeline
+      vars:
+        incident_timeline_scenario: reboot
+    - name: Say the lock is held
+      ansible.builtin.debug:
+        msg: HOLDING THE LOCK
+    - name: Keep it
+      ansible.builtin.pause:
+        seconds: 600
+"""
+
+
+def _holder(platform: Platform, tmp_path: Path, operator: str) -> subprocess.Popen:
+    playbook = tmp_path / "hold.yml"
+    playbook.write_text(HOLD)
+    cmd = [str(BIN / "ansible-playbook"), "-i", "inventories/staging", "-i", "inventories/sandbox", str(playbook),
+           "-e", f"dr_incidents_dir={tmp_path / 'holder-incidents'}", "-e", f"operator={operator}"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=platform.process_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, start_new_session=True)
+    deadline = time.monotonic() + 300
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "HOLDING THE LOCK" in line:
+            return proc
+        assert time.monotonic() < deadline, "the holder never took the lock"
+    raise AssertionError(f"the holder ended before taking the lock (exit {proc.wait()})")
+
+
+def _reboot(platform: Platform, *extra: str):
+    return platform.play(ENV, "reboot", "-e", "confirm_production=YES", "-e", "auto_approve=true", *extra)
+
+
+def test_a_second_recovery_of_the_same_environment_is_refused_naming_the_holder_until_the_holder_dies(
+        platform: Platform, tmp_path: Path) -> None:
+    before = platform.instance(ENV)
+    holder = _holder(platform, tmp_path, "alice@example.com")
+    try:
+        refused = _reboot(platform)
+        assert refused.returncode != 0
+        assert "being recovered by alice@example.com" in refused.output
+        assert "register-dr unlock --env staging --lock-id" in refused.output
+        assert refused.timeline["outcome"] == "refused"
+        assert platform.instance(ENV)["last_operation"] == before["last_operation"], "the refused run changed the platform"
+    finally:
+        os.killpg(holder.pid, signal.SIGKILL)
+        holder.wait()
+    killed_at = time.monotonic()
+    # The holder is gone: its renewer gives the lock back, and at worst the lease expires (60 s).
+    second = _reboot(platform, "-e", "lock_wait=90")
+    assert second.returncode == 0, second.output[-3000:]
+    assert time.monotonic() - killed_at < 60 + 30, "the dead holder blocked the environment past its lease"
+
+
+def test_cancel_rerun_rerun_is_one_incident_with_one_timeline(platform: Platform, tmp_path: Path) -> None:
+    incidents = tmp_path / "incidents"
+    common = ("-e", f"dr_incidents_dir={incidents}")
+    started = time.time()
+    cancelled = platform.play(ENV, "reboot", *common, "-e", "confirm_production=YES", "-e", "auto_approve=true",
+                              kill_at=r"TASK \[reboot_instance", kill_after=0.2)
+    assert cancelled.killed
+    dry = platform.play(ENV, "reboot", *common, "-e", "confirm_production=YES", "--check")
+    assert dry.returncode == 0, dry.output[-3000:]
+    real = platform.play(ENV, "reboot", *common, "-e", "confirm_production=YES", "-e", "auto_approve=true")
+    assert real.returncode == 0, real.output[-3000:]
+
+    ended = time.time()
+    folders = [p for p in (incidents / "sandbox").iterdir() if p.is_dir()]
+    assert len(folders) == 1, f"one incident folder expected, found {folders}"
+    doc = json.loads((folders[0] / "incident.json").read_text())
+    assert doc["environment"] == ENV and doc["status"] == "open" and doc["platform"] == "sandbox"
+    assert [r["outcome"] for r in doc["runs"]] == ["interrupted", "succeeded", "succeeded"]
+    assert [r["check"] for r in doc["runs"]] == [False, True, False]
+    assert [r["path"] for r in doc["runs"]] == [str(cancelled.artifacts), str(dry.artifacts), str(real.artifacts)]
+    assert [s["step"] for s in doc["steps"] if s["run_id"] == doc["runs"][2]["run_id"]] == real.steps()
+    # the RTO runs from the incident's start (the cancelled run) to the end of the recovery, not from the last run's
+    assert abs(doc["started_epoch"] - started) < 10
+    assert ended - started - 15 <= doc["rto_seconds"] <= ended - started + 1
+    assert real.timeline["rto_seconds"] >= doc["rto_seconds"] - 2
+    assert real.timeline["incident"]["id"] == doc["id"] == dry.timeline["incident"]["id"]
+    # the operator is who is logged in to Cloud Foundry, not the Unix user
+    assert all(r["operator"] == f"{platform.env['CF_USERNAME']} (Cloud Foundry)" for r in doc["runs"])
+    assert all(r["tool"]["collection"] == "register.dr" and r["tool"]["version"] for r in doc["runs"])
+    markdown = (folders[0] / "timeline.md").read_text()
+    assert doc["id"] in markdown and "interrupted" in markdown
+    assert oct((folders[0] / "incident.json").stat().st_mode & 0o777) == "0o600"
