@@ -69,7 +69,7 @@ def test_a_second_recovery_of_the_same_environment_is_refused_naming_the_holder_
         assert "being recovered by alice@example.com" in refused.output
         assert "register-dr unlock --env staging --lock-id" in refused.output
         assert refused.timeline["outcome"] == "refused"
-        assert platform.instance(ENV)["last_operation"] == before["last_operation"], "the refused run changed the platform"
+        assert platform.instance(ENV)["last_operation"] == before["last_operation"], "the refused run changed it"
     finally:
         os.killpg(holder.pid, signal.SIGKILL)
         holder.wait()
