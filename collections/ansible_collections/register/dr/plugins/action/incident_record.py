@@ -19,6 +19,7 @@ import time
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible_collections.register.dr.plugins.module_utils import incident as incidents
+from ansible_collections.register.dr.plugins.module_utils import slack
 
 
 def write_atomically(path, text):
@@ -100,6 +101,8 @@ class ActionModule(ActionBase):
                 path, record, doc = self._start(path, record, args)
             else:
                 record, doc = self._update(path, step, outcome, args.get("secret_keys"))
+                if args.get("markdown") is None:
+                    self._notify(record, step is not None, doc)
             written = self._write(path, record, args.get("markdown"))
             if doc is not None:
                 store = incidents.Incidents(os.path.dirname(os.path.dirname(record["incident"]["dir"])),
@@ -162,6 +165,30 @@ class ActionModule(ActionBase):
         else:
             doc = incidents.end_run(doc, current["run_id"], str(outcome))
         return record, doc
+
+    def _notify(self, record, is_step, doc):
+        """An update to the incident channel for each step, and a summary with the timeline at the end (never in a
+        dry run). A failing webhook is noted on the record and never stops the recovery; after one post failed, the
+        run tries each later post once only, so a dead webhook costs seconds, not minutes."""
+        url = os.environ.get("SLACK_WEBHOOK_URL")
+        if not url or record.get("check_mode"):
+            return
+        if is_step:
+            step = record["steps"][-1]
+            since = (doc["steps"][-1].get("since_incident_start") if doc else None) or step.get("rto_seconds")
+            text = slack.step_update(record, step, since)
+        else:
+            text = slack.summary(record)
+        failures = int(record.get("notify_failures") or 0)
+        outcome = slack.post(url, text, attempts=1 if failures else 3)
+        note = "posted" if outcome["posted"] else "not posted: %s after %d tries; tell the channel by hand" % (
+            outcome["error"], outcome["attempts"])
+        if not outcome["posted"]:
+            record["notify_failures"] = failures + 1
+        if is_step:
+            record["steps"][-1]["notified"] = note
+        else:
+            record["notified"] = note
 
     def _write(self, path, record, markdown):
         os.makedirs(path, mode=0o700, exist_ok=True)
