@@ -16,8 +16,8 @@ __metaclass__ = type
 import datetime
 import socket
 import time
-import uuid
 import contextlib
+import uuid
 
 try:
     from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
@@ -25,6 +25,8 @@ try:
 except ImportError:  # pragma: no cover - reported by the StorageClients factory
     HttpResponseError = ResourceExistsError = ResourceNotFoundError = Exception
     BlobLeaseClient = None
+
+from ansible_collections.register.dr.plugins.module_utils.errors import RegisterDrError
 
 # The longest finite lease Azure Blob Storage grants; a dead holder blocks the environment at most this long.
 LEASE_SECONDS = 60
@@ -34,12 +36,11 @@ DEFAULT_CONTAINER = "register-dr-locks"
 META_KEYS = ("lock_id", "holder", "scenario", "incident", "started", "host", "pid")
 
 
-class LockError(Exception):
+class LockError(RegisterDrError):
     """The lock could not be taken, kept or released; ``holder`` names who has it when someone does."""
 
     def __init__(self, msg, holder=None):
-        super(LockError, self).__init__(msg)
-        self.msg = msg
+        super(LockError, self).__init__(msg, holder=holder)
         self.holder = holder
 
 
