@@ -98,9 +98,8 @@ def test_backups_and_terraform_state_exist(up_result: dict, own_home: Path) -> N
     assert [b.name for b in backups.get_container_client("qa-db-backup").list_blobs()]
     client = SandboxClient.from_settings(settings)
     prod = ENVIRONMENTS["production"]
-    state_blob = BlobServiceClient.from_connection_string(
-        control.connection_string(endpoints, secrets, prod.state.account)
-    ).get_blob_client(prod.state.container, prod.state.key)
+    state_blob = control.blob_service(endpoints, secrets, prod.state.account).get_blob_client(
+        prod.state.container, prod.state.key)
     state = json.loads(state_blob.download_blob().readall())
     instance = [r for r in state["resources"] if f"module.paas.{r['type']}.{r['name']}" == TF_INSTANCE_ADDRESS]
     assert instance[0]["instances"][0]["attributes"]["id"] == client.service_instance(prod.space, prod.service)["guid"]
@@ -114,9 +113,8 @@ def test_real_terraform_reads_every_state_blob(up_result: dict, own_home: Path, 
     secrets = SandboxSecrets.load(settings)
     os.environ.setdefault("CHECKPOINT_DISABLE", "1")
     for env in sandbox_environments():
-        blob = BlobServiceClient.from_connection_string(
-            control.connection_string(endpoints, secrets, env.state.account)
-        ).get_blob_client(env.state.container, env.state.key)
+        blob = control.blob_service(endpoints, secrets, env.state.account).get_blob_client(
+            env.state.container, env.state.key)
         workdir = tmp_path / env.name
         workdir.mkdir()
         (workdir / "terraform.tfstate").write_bytes(blob.download_blob().readall())

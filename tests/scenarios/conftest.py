@@ -24,11 +24,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from azure.storage.blob import BlobServiceClient
 
 from register_dr.sandbox.lifecycle import control
 from register_dr.sandbox.lifecycle.client import SandboxClient
-from register_dr.sandbox.lifecycle.control import Endpoints, connection_string
+from register_dr.sandbox.lifecycle.control import Endpoints
 from register_dr.sandbox.lifecycle.secrets import SandboxSecrets
 from register_dr.sandbox.world import dataset
 from register_dr.sandbox.world.environments import environment
@@ -141,8 +140,8 @@ class Platform:
         blobs = {}
         secrets = SandboxSecrets.load(self.settings)
         endpoints = Endpoints.load(self.settings)
-        for account in endpoints.accounts:
-            service = BlobServiceClient.from_connection_string(connection_string(endpoints, secrets, account))
+        for account in [*endpoints.accounts, *endpoints.state_accounts]:
+            service = control.blob_service(endpoints, secrets, account)
             for container in service.list_containers():
                 for blob in service.get_container_client(container.name).list_blobs():
                     blobs[f"{account}/{container.name}/{blob.name}"] = blob.etag
@@ -152,8 +151,7 @@ class Platform:
         env = environment(env_name)
         secrets = SandboxSecrets.load(self.settings)
         endpoints = Endpoints.load(self.settings)
-        service = BlobServiceClient.from_connection_string(
-            connection_string(endpoints, secrets, env.state.account))
+        service = control.blob_service(endpoints, secrets, env.state.account)
         return json.loads(service.get_blob_client(env.state.container, env.state.key).download_blob().readall())
 
     # --- disasters --------------------------------------------------------------------------------------------

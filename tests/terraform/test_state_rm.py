@@ -17,7 +17,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from ansible_collections.register.dr.plugins.module_utils.azure_blob import StorageClients
 from ansible_collections.register.dr.plugins.module_utils.tfstate import (
     AzureBackend,
     LocalBackend,
@@ -26,9 +25,10 @@ from ansible_collections.register.dr.plugins.module_utils.tfstate import (
     StateLocked,
     remove_addresses,
 )
-from azure.storage.blob import BlobLeaseClient, BlobServiceClient
+from ansible_collections.register.dr.plugins.modules.terraform_state_rm import BackendStorageClients
+from azure.storage.blob import BlobLeaseClient
 
-from register_dr.sandbox.lifecycle.control import Endpoints, connection_string
+from register_dr.sandbox.lifecycle.control import Endpoints, blob_service
 from register_dr.sandbox.lifecycle.secrets import SandboxSecrets
 from register_dr.sandbox.world.environments import environment
 
@@ -203,24 +203,25 @@ def test_bad_input_fails_before_anything_is_touched(tmp_path: Path) -> None:
 
 # --- azurerm backend, on Azurite ----------------------------------------------------------------------------------
 class StateAccount:
-    """A scratch container in a Terraform state account of the sandbox's Azurite, with a state blob in it."""
+    """A scratch container in a Terraform state account of the sandbox's TLS Azurite, with a state blob in it.
+
+    The backend reaches it as Terraform does, as https://<account>.blob.core.windows.net through the sandbox's
+    proxy (HTTPS_PROXY) trusting its CA (SSL_CERT_FILE); the test's own client goes straight to 127.0.0.1."""
 
     def __init__(self, sandbox) -> None:
         endpoints = Endpoints.load(sandbox.settings)
         secrets = SandboxSecrets.load(sandbox.settings)
         self.account = environment("production").state.account
-        self.endpoint = endpoints.blob_endpoint(self.account)
         self.key = secrets.storage_accounts[self.account]
-        self.service = BlobServiceClient.from_connection_string(connection_string(endpoints, secrets, self.account))
+        self.service = blob_service(endpoints, secrets, self.account)
         self.container = f"tfstate-test-{uuid.uuid4().hex[:10]}"
         self.service.create_container(self.container)
 
     def params(self, **extra) -> dict:
-        return {"account_name": self.account, "account_key": self.key, "blob_endpoint": self.endpoint,
-                "storage_retries": 1, **extra}
+        return {"account_name": self.account, "account_key": self.key, "storage_retries": 1, **extra}
 
     def backend(self, key: str = "production-bat.tfstate", workspace: str | None = None) -> AzureBackend:
-        return AzureBackend(StorageClients(self.params()), self.container, key, workspace)
+        return AzureBackend(BackendStorageClients(self.params()), self.container, key, workspace)
 
     def blob(self, key: str = "production-bat.tfstate"):
         return self.service.get_blob_client(self.container, key)
@@ -239,7 +240,9 @@ class StateAccount:
 
 
 @pytest.fixture()
-def account(sandbox):
+def account(sandbox, monkeypatch):
+    for name in ("HTTPS_PROXY", "SSL_CERT_FILE"):
+        monkeypatch.setenv(name, sandbox.env[name])
     made = StateAccount(sandbox)
     try:
         yield made
@@ -349,10 +352,10 @@ def test_the_module_on_a_state_blob_as_the_runbook_uses_it(account: StateAccount
     account.put(register_state)
     etag = account.blob().get_blob_properties().etag
     args = {"addresses": ["module.paas.terraform_data.instance"], "account_name": account.account,
-            "blob_endpoint": account.endpoint, "container": account.container, "key": "production-bat.tfstate",
-            "resource_group": "s121p01-register"}
+            "container": account.container, "key": "production-bat.tfstate", "resource_group": "s121p01-register"}
     # The backup account's connection string is in the environment too: it must not be taken for the state's.
-    env = {"ARM_ACCESS_KEY": account.key,
+    env = {"ARM_ACCESS_KEY": account.key, "HTTPS_PROXY": sandbox.env["HTTPS_PROXY"],
+           "SSL_CERT_FILE": sandbox.env["SSL_CERT_FILE"],
            "AZURE_STORAGE_CONNECTION_STRING": sandbox.env["AZURE_STORAGE_CONNECTION_STRING"]}
     planned = run_module(args, check=True, env=env)
     assert planned["rc"] == 0 and planned["changed"] and planned["backup"] is None, planned

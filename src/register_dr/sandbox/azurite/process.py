@@ -70,6 +70,9 @@ class Azurite:
     accounts: AzuriteAccounts = field(default_factory=AzuriteAccounts)
     log_file: Path | None = None
     pid: int | None = None
+    # With both, Azurite serves HTTPS with this certificate (the Terraform state store, see sandbox/azurerm).
+    cert: Path | None = None
+    key: Path | None = None
 
     def endpoint(self, account: str = DEV_ACCOUNT) -> str:
         return f"http://{self.host}:{self.port}/{account}"
@@ -99,6 +102,8 @@ class Azurite:
             "--skipApiVersionCheck",
             "--loose",
         ]
+        if self.cert and self.key:
+            cmd += ["--cert", str(self.cert), "--key", str(self.key)]
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
                 cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True

@@ -16,12 +16,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from azure.storage.blob import BlobServiceClient
 
-from register_dr.sandbox.azurite.process import Azurite, free_port, pid_alive, port_open, stop_pid
+from register_dr.sandbox.azurerm import store as state_store
+from register_dr.sandbox.azurite.process import Azurite, AzuriteAccounts, free_port, pid_alive, port_open, stop_pid
 from register_dr.sandbox.lifecycle.secrets import SandboxSecrets, write_private
 from register_dr.sandbox.world.environments import BACKUP_ACCOUNT, sandbox_environments
 from register_dr.settings import HOME_ENV, Settings
@@ -36,9 +38,16 @@ class Endpoints:
     cf_api: str
     azurite_host: str
     azurite_port: int
-    accounts: list[str]
+    accounts: list[str]  # served by the backup Azurite (plain HTTP)
+    # The Terraform state accounts, served by the TLS Azurite that the azurerm backend reaches through the proxy.
+    state_accounts: list[str] = field(default_factory=list)
+    state_port: int = 0
+    proxy_port: int = 0
+    ca_bundle: str = ""
 
     def blob_endpoint(self, account: str = BACKUP_ACCOUNT) -> str:
+        if account in self.state_accounts:
+            return f"https://127.0.0.1:{self.state_port}/{account}"
         return f"http://{self.azurite_host}:{self.azurite_port}/{account}"
 
     def to_json(self) -> str:
@@ -53,11 +62,21 @@ class Endpoints:
 
 
 def connection_string(endpoints: Endpoints, secrets: SandboxSecrets, account: str = BACKUP_ACCOUNT) -> str:
+    """The connection string of an account; a state account's is HTTPS and needs the sandbox CA (blob_service)."""
     key = secrets.storage_accounts[account]
+    scheme = "https" if account in endpoints.state_accounts else "http"
     return (
-        f"DefaultEndpointsProtocol=http;AccountName={account};AccountKey={key};"
+        f"DefaultEndpointsProtocol={scheme};AccountName={account};AccountKey={key};"
         f"BlobEndpoint={endpoints.blob_endpoint(account)};"
     )
+
+
+def blob_service(endpoints: Endpoints, secrets: SandboxSecrets, account: str = BACKUP_ACCOUNT) -> BlobServiceClient:
+    """A blob client of any sandbox account: the backup Azurite's, or a state account's on the TLS Azurite."""
+    if account in endpoints.state_accounts:
+        return state_store.blob_service(endpoints.state_port, account, secrets.storage_accounts[account],
+                                        endpoints.ca_bundle)
+    return BlobServiceClient.from_connection_string(connection_string(endpoints, secrets, account))
 
 
 def _load_pids(settings: Settings) -> dict[str, int]:
@@ -116,7 +135,10 @@ def write_env_file(settings: Settings, endpoints: Endpoints, secrets: SandboxSec
         f"export CF_PASSWORD='{password}'",
         f"export AZURE_STORAGE_CONNECTION_STRING='{connection_string(endpoints, secrets)}'",
         # Terraform state blobs: one account per environment at <base>/<account>, all with this key.
-        f"export REGISTER_DR_BLOB_BASE=http://{endpoints.azurite_host}:{endpoints.azurite_port}",
+        # Terraform state: the azurerm backend reaches <account>.blob.core.windows.net through the sandbox's proxy,
+        # trusting its CA; ARM_ACCESS_KEY is the key of every state account.
+        *(f"export {name}={value}" for name, value in state_store.terraform_environment(
+            endpoints.proxy_port, endpoints.ca_bundle).items()),
         f"export ARM_ACCESS_KEY='{secrets.terraform_state_key}'",
     ]
     write_private(settings.env_file, "\n".join(lines) + "\n")
@@ -134,16 +156,17 @@ def up(settings: Settings, *, timeout: float = 180.0, progress: Callable[[str], 
             )
         pids = _load_pids(settings)
         doc = ready(settings)
-        if doc and doc.get("ready") and all(pid_alive(p) for k, p in pids.items() if k in ("server", "azurite")):
+        processes = ("server", "azurite", *state_store.PROCESSES)
+        if doc and doc.get("ready") and all(name in pids and pid_alive(pids[name]) for name in processes):
             say("sandbox already up")
             return Endpoints.load(settings)
-        for name in ("server", "azurite"):
+        for name in processes:
             if name in pids and pid_alive(pids[name]):
                 say(f"stopping stale {name} (pid {pids[name]})")
                 stop_pid(pids[name])
         settings.log_dir.mkdir(parents=True, exist_ok=True)
-        accounts = sorted({env.state.account for env in sandbox_environments()} | {BACKUP_ACCOUNT})
-        secrets = SandboxSecrets.load_or_create(settings, accounts)
+        state_accounts = sorted({env.state.account for env in sandbox_environments()})
+        secrets = SandboxSecrets.load_or_create(settings, [*state_accounts, BACKUP_ACCOUNT])
         previous = None
         with contextlib.suppress(SandboxError):
             previous = Endpoints.load(settings)
@@ -151,14 +174,23 @@ def up(settings: Settings, *, timeout: float = 180.0, progress: Callable[[str], 
             cf_api=f"http://127.0.0.1:{_pick_port(_port_of(previous.cf_api) if previous else None)}",
             azurite_host="127.0.0.1",
             azurite_port=_pick_port(previous.azurite_port if previous else None),
-            accounts=accounts,
+            accounts=[BACKUP_ACCOUNT],
+            state_accounts=state_accounts,
+            state_port=_pick_port(previous.state_port if previous else None),
+            proxy_port=_pick_port(previous.proxy_port if previous else None),
+            ca_bundle=str(state_store.tls_files(settings).bundle),
         )
         settings.endpoints_file.write_text(endpoints.to_json())
 
+        keys = secrets.storage_accounts
         azurite = Azurite(binary=settings.azurite_bin, location=settings.azurite_dir, port=endpoints.azurite_port,
-                          accounts=secrets.azurite_accounts(), log_file=settings.log_dir / "azurite.log")
+                          accounts=AzuriteAccounts(keys={BACKUP_ACCOUNT: keys[BACKUP_ACCOUNT]}),
+                          log_file=settings.log_dir / "azurite.log")
         say(f"starting Azurite on 127.0.0.1:{endpoints.azurite_port}")
         pids = {"azurite": azurite.start()}
+        _save_pids(settings, pids)
+        pids.update(state_store.start(settings, port=endpoints.state_port, proxy_port=endpoints.proxy_port,
+                                      accounts={name: keys[name] for name in state_accounts}, say=say))
         _save_pids(settings, pids)
 
         say(f"starting the platform server on {endpoints.cf_api}")
@@ -234,6 +266,10 @@ def down(settings: Settings, *, progress: Callable[[str], None] | None = None) -
             say(f"stopping Azurite (pid {pids['azurite']})")
             stop_pid(pids["azurite"])
             stopped.append("azurite")
+        running = {name: pid for name, pid in pids.items() if name in state_store.PROCESSES and pid_alive(pid)}
+        if running:
+            say("stopping the Terraform state Azurite and its proxy")
+            stopped.extend(state_store.stop(running))
         left = _outlive(pids, timeout=10)
         if left:
             raise SandboxError(f"still running after down: {', '.join(left)}")
@@ -259,7 +295,9 @@ def status(settings: Settings) -> dict:
         endpoints = Endpoints.load(settings)
         result["endpoints"] = {
             "cf_api": endpoints.cf_api,
-            "blob": {account: endpoints.blob_endpoint(account) for account in endpoints.accounts},
+            "blob": {account: endpoints.blob_endpoint(account)
+                     for account in [*endpoints.accounts, *endpoints.state_accounts]},
+            "state_proxy": f"http://127.0.0.1:{endpoints.proxy_port}",
             "env_file": str(settings.env_file),
         }
     doc = ready(settings)

@@ -22,7 +22,7 @@ from register_dr.sandbox.broker.rds import RdsBroker
 from register_dr.sandbox.cf.app import create_app
 from register_dr.sandbox.cf.controller import CloudController
 from register_dr.sandbox.cf.faults import Faults
-from register_dr.sandbox.lifecycle.control import Endpoints, connection_string
+from register_dr.sandbox.lifecycle.control import Endpoints, blob_service, connection_string
 from register_dr.sandbox.lifecycle.secrets import SandboxSecrets
 from register_dr.sandbox.postgres.clusters import ClusterManager
 from register_dr.sandbox.uaa.tokens import Uaa
@@ -99,7 +99,7 @@ def _seed_in_background(settings: Settings, controller: CloudController, readine
     endpoints = Endpoints.load(settings)
 
     def storage(account: str) -> BlobServiceClient:
-        return BlobServiceClient.from_connection_string(connection_string(endpoints, secrets, account))
+        return blob_service(endpoints, secrets, account)
 
     try:
         seeded = seed_world(controller, storage=storage,

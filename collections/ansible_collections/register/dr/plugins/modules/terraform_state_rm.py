@@ -176,6 +176,8 @@ lock:
   type: dict
 """
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule, env_fallback
 
 from ansible_collections.register.dr.plugins.module_utils.azure_blob import (
@@ -209,7 +211,18 @@ def argument_spec():
     return spec
 
 
-def make_backend(params, clients_factory=StorageClients):
+class BackendStorageClients(StorageClients):
+    """Storage clients that trust the CA bundle named by SSL_CERT_FILE, as Terraform (Go) does on Linux; the proxy
+    comes from HTTPS_PROXY, which both honour."""
+
+    def _client_options(self):
+        options = super(BackendStorageClients, self)._client_options()
+        if os.environ.get("SSL_CERT_FILE"):
+            options["connection_verify"] = os.environ["SSL_CERT_FILE"]
+        return options
+
+
+def make_backend(params, clients_factory=BackendStorageClients):
     if params["backend"] == "local":
         return LocalBackend(params["path"])
     missing = [name for name in ("container", "key") if not params.get(name)]
