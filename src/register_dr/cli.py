@@ -171,10 +171,18 @@ class _Interrupts:
         return self.requested
 
 
-def _live_run(name: str, env: str, *, check: bool, artifacts_dir: Path, **kwargs: Any) -> RunResult:
+def _live_run(name: str, env: str, *, check: bool, artifacts_dir: Path | None, **kwargs: Any) -> RunResult:
+    from register_dr.inputs import CLI_NAMES, check_inputs
     from register_dr.progress import RunProgress
-    from register_dr.runner import run_scenario
+    from register_dr.runner import place_run, run_scenario
 
+    if artifacts_dir is None:  # the run's folder in its incident, known before it starts for the live view
+        request = check_inputs(name, env, check=check, sandbox=bool(kwargs.get("sandbox")), names=CLI_NAMES,
+                               **{k: v for k, v in kwargs.items() if k not in ("sandbox", "names", "tags")})
+        artifacts_dir = place_run(request)
+        kwargs.update(incident_id=request.extravars["incident_id"],
+                      dr_incidents_dir=request.extravars["dr_incidents_dir"])
+        kwargs.pop("new_incident", None)
     progress = RunProgress(name, env, artifacts_dir, check=check)
 
     def stopping() -> None:
@@ -234,18 +242,23 @@ def _plan_of(result: RunResult) -> list[str]:
 @click.option("--maintenance", type=click.Choice(["on", "off"]), default=None, help="maintenance: which way.")
 @click.option("--overwrite", is_flag=True, default=None, help="review-backup: replace a backup of the same name.")
 @click.option("--operator", default=None, help="Who runs it, for the timeline (default: your login).")
-@click.option("--incident-started-at", default=None, help="Count the RTO from here, e.g. 2026-11-24T09:12:00Z.")
+@click.option("--incident-started-at", default=None,
+              help="When the incident started (UTC, e.g. 2026-11-24T09:12:00Z), for a new incident: the RTO counts "
+                   "from here. Later runs on the environment carry the open incident on by themselves.")
+@click.option("--incident-id", default=None, help="Carry on this incident (default: the environment's open one).")
+@click.option("--new-incident", is_flag=True, default=None,
+              help="Start a new incident although the environment has one open (see register-dr incident close).")
 @click.option("--tags", default=None, help="Run only these runbook steps (the playbook's tags).")
 @click.option("--sandbox", is_flag=True, help="Rehearse on the local sandbox (inventories/sandbox after the env's).")
 @home_option
 @click.option("--artifacts-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where the run's artifacts go (default artifacts/<UTC stamp>-<scenario>-<env>).")
+              help="Where the run's artifacts go (default: the incident's folder, "
+                   "artifacts/incidents/<platform>/<incident id>/runs/<UTC stamp>-<scenario>).")
 def run_command(scenario: str, env_name: str, yes: bool, check: bool, sandbox: bool, home: str | None,
                 artifacts_dir: Path | None, tags: str | None, **inputs: Any) -> None:
     """Run a scenario playbook (lost-instance, data-loss, reboot, failover, tidy-up, review-backup, maintenance)
     through ansible-runner, with a live view, and write its incident timeline."""
     from register_dr.inputs import CLI_NAMES, InputError, check_inputs
-    from register_dr.runner import new_artifacts_dir
 
     settings = _settings(home) if sandbox else None
     inputs = {k: v for k, v in inputs.items() if v not in (None, False)}
@@ -257,8 +270,8 @@ def run_command(scenario: str, env_name: str, yes: bool, check: bool, sandbox: b
             if not sys.stdin.isatty():
                 raise InputError(f"{request.scenario} asks before the first change and no one can answer here: "
                                  "check the plan with --check, then run it with --yes. Nothing was changed.")
-            dry = _live_run(scenario, env_name, check=True, **common,
-                            artifacts_dir=new_artifacts_dir(request.scenario, request.environment, suffix="-dry-run"))
+            dry = _live_run(scenario, env_name, check=True, **common, artifacts_dir=None)
+            common.pop("new_incident", None)  # the real run joins the incident the dry run opened
             if dry.status != "successful":
                 _print_result(dry)
                 sys.exit(1)
@@ -269,8 +282,7 @@ def run_command(scenario: str, env_name: str, yes: bool, check: bool, sandbox: b
                 console.print(f"Not confirmed (answer: {answer.strip() or 'none'}), so nothing was changed.")
                 sys.exit(1)
         result = _live_run(scenario, env_name, check=check, auto_approve=True if yes or not check else None,
-                           artifacts_dir=artifacts_dir or new_artifacts_dir(request.scenario, request.environment),
-                           **common)
+                           artifacts_dir=artifacts_dir, **common)
     except InputError as exc:
         console.print(f"[red]refused:[/red] {exc}")
         sys.exit(2)
@@ -336,16 +348,55 @@ def drill_command(name: str, env_name: str, home: str | None, keep: bool, artifa
 
 
 @main.command("report")
-@click.argument("directory", type=click.Path(path_type=Path))
-def report_command(directory: Path) -> None:
-    """Show what a past run or drill left in its artifacts directory: timeline, RTO, verification."""
-    from register_dr.report import ReportError, render
+@click.argument("directory", type=click.Path(path_type=Path), required=False)
+def report_command(directory: Path | None) -> None:
+    """Show an incident, or what a past run or drill left in its artifacts directory: timeline, RTO, verification.
+    Without a directory: every incident under ./artifacts/incidents (or $REGISTER_DR_ARTIFACTS), and the latest."""
+    from register_dr import incidents
+    from register_dr.report import ReportError, incident_view, incidents_table, render
 
+    if directory is None:
+        docs = incidents.listing()
+        if not docs:
+            console.print(f"No incidents under {incidents.root()}: runs of register-dr record them there.")
+            sys.exit(0)
+        out.print(incidents_table(docs, title=f"incidents under {incidents.root()}"))
+        out.print(incident_view(docs[0]))
+        return
     try:
         out.print(render(directory))
     except ReportError as exc:
         console.print(f"[red]{exc}[/red]")
         sys.exit(2)
+
+
+@main.group("incident")
+def incident_group() -> None:
+    """The incidents register-dr records (one per environment at a time, carried by every run until closed)."""
+
+
+@incident_group.command("close")
+@click.option("--env", "env_name", required=True, help="The environment whose open incident is closed.")
+@click.option("--sandbox", is_flag=True, help="The rehearsals' incident, not the real platform's.")
+def incident_close(env_name: str, sandbox: bool) -> None:
+    """Close the environment's open incident: the next run opens a new one."""
+    from register_dr import incidents
+    from register_dr.inputs import CLI_NAMES, InputError, environment_of
+
+    try:
+        inventory, env_facts = environment_of(env_name, CLI_NAMES)
+    except InputError as exc:
+        console.print(f"[red]refused:[/red] {exc}")
+        sys.exit(2)
+    environment = str(env_facts.get("dr_environment", inventory))
+    store = incidents.store(incidents.platform_of(env_facts, sandbox))
+    open_id = store.open_id(environment)
+    if not open_id:
+        console.print(f"{environment} has no open incident under {store.root}.")
+        return
+    doc = store.close(open_id)
+    console.print(f"closed incident {doc['id']} of {environment} ({len(doc['runs'])} runs, "
+                  f"RTO {doc['rto_seconds']} s); its record: {store.folder(doc['id'])}/timeline.md")
 
 
 def _print_status(doc: dict) -> None:

@@ -106,6 +106,11 @@ def check_inputs(name: str, env: str, *, check: bool = False, sandbox: bool = Fa
     return Request(scenario, environment, inventory, values, check, sandbox)
 
 
+def environment_of(env: str, names: InputNames, repo: Path = PROJECT_ROOT) -> tuple[str, dict[str, Any]]:
+    """The inventory an environment name (``production``, ``review-pr-1234``) means, and its facts."""
+    return _inventory_facts(env, {}, names, repo)
+
+
 def _inventory_facts(env: str, values: dict[str, Any], names: InputNames, repo: Path) -> tuple[str, dict[str, Any]]:
     """The inventory an environment name means, and its facts; a review app needs its pull request number."""
     inventory, pr_of_env = inventory_of(env)

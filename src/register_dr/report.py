@@ -17,6 +17,9 @@ DRILL_RECORD = "drill.json"
 DRILLS_RECORD = "drills.json"
 
 
+INCIDENT_FILE = "incident.json"
+
+
 class ReportError(ValueError):
     """The directory holds no timeline or drill report."""
 
@@ -106,12 +109,50 @@ def drill_view(drill: dict) -> RenderableType:
     return Group(drill_summary_table([drill], title="drill"), steps, checks)
 
 
+def incidents_table(docs: list[dict], title: str = "incidents") -> Table:
+    """One row per incident: id, platform, environment, status, runs, RTO, folder."""
+    table = Table(title=title, expand=False)
+    for column in ("incident", "platform", "environment", "started (UTC)", "status", "runs", "RTO", "folder"):
+        table.add_column(column, overflow="fold")
+    for doc in docs:
+        runs = doc.get("runs") or []
+        outcomes = ", ".join(f"{r.get('scenario')}{' (dry)' if r.get('check') else ''}: {r.get('outcome')}"
+                             for r in runs[-3:])
+        table.add_row(doc["id"], str(doc.get("platform")), str(doc.get("environment")), str(doc.get("started_at")),
+                      str(doc.get("status")), f"{len(runs)} ({outcomes})" if runs else "0",
+                      seconds(doc.get("rto_seconds")), str(Path(runs[-1]["path"]).parents[1]) if runs else "-")
+    return table
+
+
+def incident_view(doc: dict) -> RenderableType:
+    """An incident's one timeline: every run, and every step of every run."""
+    steps = Table(title=f"incident {doc['id']} on {doc.get('environment')} ({doc.get('platform')}), "
+                        f"{doc.get('status')}, RTO {seconds(doc.get('rto_seconds'))}", expand=False)
+    for column in ("run", "finished (UTC)", "since start", "step", "result", "what happened"):
+        steps.add_column(column, overflow="fold")
+    for step in doc.get("steps") or []:
+        steps.add_row(str(step.get("run_id")), str(step.get("finished_at")),
+                      seconds(step.get("since_incident_start")), str(step.get("step")), str(step.get("result")),
+                      str(step.get("summary") or ""))
+    runs = Table(title="runs", expand=False)
+    for column in ("run", "scenario", "dry run", "operator", "started", "finished", "outcome", "tool"):
+        runs.add_column(column, overflow="fold")
+    for run in doc.get("runs") or []:
+        runs.add_row(str(run.get("run_id")), str(run.get("scenario")), "yes" if run.get("check") else "no",
+                     str(run.get("operator")), str(run.get("started_at")), str(run.get("finished_at") or "-"),
+                     str(run.get("outcome")), str((run.get("tool") or {}).get("describe")))
+    return Group(runs, steps)
+
+
 def render(path: str | Path) -> RenderableType:
-    """Everything a directory says: a drill run (all drills or one), or a scenario run's timeline."""
+    """Everything a directory says: an incident, a drill run (all drills or one), or a scenario run's timeline."""
     root = Path(path)
     if not root.is_dir():
-        raise ReportError(f"{root} is not a directory: give an artifacts directory such as "
-                          "artifacts/20261124T010844Z-lost-instance-production")
+        raise ReportError(f"{root} is not a directory: give an incident's folder, or an artifacts directory a run or "
+                          "a drill wrote; `register-dr report` alone lists the incidents")
+    incident = _json(root / INCIDENT_FILE)
+    if incident:
+        return incident_view(incident)
     drills = _json(root / DRILLS_RECORD)
     if drills:
         parts: list[RenderableType] = [drill_summary_table(drills.get("drills", []), title="drills")]

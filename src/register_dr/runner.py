@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from register_dr import facts
+from register_dr import facts, incidents
 from register_dr.facts import PROJECT_ROOT, SANDBOX_INVENTORY
 from register_dr.inputs import PYTHON_NAMES, InputError, InputNames, Request, check_inputs
 from register_dr.settings import Settings
@@ -206,11 +206,32 @@ def run_scenario(name: str, env: str, *, artifacts_dir: str | os.PathLike[str] |
     settings = Settings.from_env() if sandbox is True else (sandbox or None)
     request = check_inputs(name, env, check=check, sandbox=settings is not None, names=names, **inputs)
     public, secret = platform_environment(settings)
-    private = Path(artifacts_dir) if artifacts_dir else new_artifacts_dir(request.scenario, request.environment)
+    private = Path(artifacts_dir) if artifacts_dir else place_run(request)
     if private.exists() and any(private.iterdir()):
         raise InputError(f"{private} is not empty: give a new artifacts directory. Nothing was changed.")
     private.mkdir(parents=True, exist_ok=True)
-    return run_request(request, private, public, secret, events=events, cancel=cancel, tags=tags)
+    result = run_request(request, private, public, secret, events=events, cancel=cancel, tags=tags)
+    if result.outcome in (None, "running"):
+        result.timeline = incidents.record_cancelled(private / TIMELINE, "cancelled" if result.status == "canceled"
+                                                     else "interrupted") or result.timeline
+    return result
+
+
+def place_run(request: Request) -> Path:
+    """The run's folder inside the incident it joins (opened if the environment has none); the request's variables
+    then tell the playbook which incident that is."""
+    values = request.extravars
+    platform = incidents.platform_of(facts.environment_facts(request.inventory, values.get("pr")), request.sandbox)
+    try:
+        doc, folder = incidents.place_run(
+            request.environment, platform, request.scenario, request.check,
+            started_at=values.get("incident_started_at"), incident_id=values.get("incident_id"),
+            new=bool(values.get("new_incident")))
+    except ValueError as exc:
+        raise InputError(f"{exc}. Nothing was changed.") from exc
+    values.update(incident_id=doc["id"], dr_incidents_dir=str(incidents.root()))
+    values.pop("new_incident", None)
+    return folder
 
 
 def run_request(request: Request, private: Path, public: dict[str, str], secret: dict[str, str], *,

@@ -112,3 +112,34 @@ def test_cancel_rerun_rerun_is_one_incident_with_one_timeline(platform: Platform
     markdown = (folders[0] / "timeline.md").read_text()
     assert doc["id"] in markdown and "interrupted" in markdown
     assert oct((folders[0] / "incident.json").stat().st_mode & 0o777) == "0o600"
+
+
+def test_register_dr_lands_a_cancelled_run_a_dry_run_and_a_rerun_in_one_incident_folder(
+        platform: Platform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from register_dr.runner import run_scenario
+
+    monkeypatch.setenv("REGISTER_DR_ARTIFACTS", str(tmp_path))
+    seen: list[str] = []
+
+    def events(event: dict) -> None:
+        if event.get("event") == "playbook_on_task_start":
+            seen.append(event["event_data"].get("role") or "")
+
+    started = time.time()
+    common = dict(sandbox=platform.settings, confirm_production=True)
+    cancelled = run_scenario("reboot", ENV, auto_approve=True, events=events,
+                             cancel=lambda: "reboot_instance" in seen, **common)
+    assert cancelled.status == "canceled"
+    dry = run_scenario("reboot", ENV, check=True, **common)
+    real = run_scenario("reboot", ENV, auto_approve=True, **common)
+    assert dry.ok and real.ok, real.message
+
+    folder = cancelled.artifacts_dir.parents[1]
+    assert dry.artifacts_dir.parents[1] == real.artifacts_dir.parents[1] == folder
+    assert folder.parent == tmp_path / "incidents" / "sandbox"
+    doc = json.loads((folder / "incident.json").read_text())
+    assert [r["outcome"] for r in doc["runs"]] == ["cancelled", "succeeded", "succeeded"]
+    assert cancelled.timeline["outcome"] == "cancelled"
+    assert abs(doc["started_epoch"] - started) < 10
+    assert real.rto_seconds >= real.duration_seconds + dry.duration_seconds
+    assert {r["operator"] for r in doc["runs"]} == {f"{platform.env['CF_USERNAME']} (Cloud Foundry)"}

@@ -211,6 +211,15 @@ def _with_rto(doc, now=None):
     return dict(doc, rto_seconds=round(end - float(doc["started_epoch"]), 1))
 
 
+def close_record(record, outcome, now=None):
+    """A run's own record closed with ``outcome`` (used when Ansible could not close it: a cancelled run)."""
+    now = time.time() if now is None else now
+    closed = dict(record, finished_at=utc_stamp(now), outcome=outcome)
+    if record.get("rto_seconds") is not None:
+        closed["rto_seconds"] = round(now - float(record.get("started_epoch") or now), 1)
+    return closed
+
+
 def _cell(value):
     return str("" if value is None else value).replace("|", "\\|").replace("\n", " ")
 
