@@ -380,3 +380,40 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# --- the environment's recovery lock --------------------------------------------------------------------------------
+def environment_lock(env: str, *, sandbox: Settings | None = None, state: str = "status",
+                     lock_id: str | None = None, names: InputNames = PYTHON_NAMES) -> dict:
+    """Who holds the environment's recovery lock (``state="status"``), or break it (``state="broken"`` with the
+    holder's ``lock_id``), through ``playbooks/environment_lock.yml`` and the environment's own credentials.
+    Returns the module's result (``locked``, ``holder``, ``msg``...); raises InputError when it failed."""
+    import tempfile
+
+    from register_dr.inputs import environment_of
+
+    inventory, env_facts = environment_of(env, names)
+    values: dict[str, Any] = {"lock_state": state}
+    if lock_id:
+        values["lock_id"] = lock_id
+    if "pr" in env_facts and env_facts.get("pr"):
+        values["pr"] = env_facts["pr"]
+    request = Request("environment_lock", str(env_facts.get("dr_environment", inventory)), inventory, values,
+                      check=False, sandbox=sandbox is not None)
+    public, secret = platform_environment(sandbox)
+    answers: list[dict] = []
+
+    def events(event: dict) -> None:
+        data = event.get("event_data", {})
+        if data.get("task") == "Read or break the lock" and event.get("event") in ("runner_on_ok", "runner_on_failed"):
+            answers.append(dict(data.get("res") or {}, failed=event["event"] == "runner_on_failed"))
+
+    with tempfile.TemporaryDirectory(prefix="register-dr-lock-") as private:
+        result = run_request(request, Path(private), public, secret, events=events,
+                             playbook=facts.playbook("environment_lock"))
+    if not answers:
+        raise InputError(f"the lock of {request.environment} could not be read: {result.message}")
+    answer = answers[-1]
+    if answer.get("failed"):
+        raise InputError(str(answer.get("msg")))
+    return answer

@@ -143,3 +143,30 @@ def test_register_dr_lands_a_cancelled_run_a_dry_run_and_a_rerun_in_one_incident
     assert abs(doc["started_epoch"] - started) < 10
     assert real.rto_seconds >= real.duration_seconds + dry.duration_seconds
     assert {r["operator"] for r in doc["runs"]} == {f"{platform.env['CF_USERNAME']} (Cloud Foundry)"}
+
+
+def test_status_names_the_holder_and_the_lock_breaks_only_by_its_id(platform: Platform, tmp_path: Path) -> None:
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        proc = subprocess.run([str(BIN / "register-dr"), *args, "--env", ENV, "--sandbox", "--home",
+                               str(platform.settings.home)], cwd=tmp_path, env=platform.process_env(),
+                              capture_output=True, text=True, timeout=300, check=False)
+        proc.stdout, proc.stderr = " ".join(proc.stdout.split()), " ".join(proc.stderr.split())
+        return proc
+
+    holder = _holder(platform, tmp_path, "bob@example.com")
+    try:
+        status = cli("status")
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert "being recovered by bob@example.com (reboot" in status.stdout
+        lock_id = status.stdout.split("lock id ")[1].split()[0]
+        wrong = cli("unlock", "--lock-id", "00000000-0000-0000-0000-000000000000")
+        assert wrong.returncode == 2 and "not by lock id 00000000" in wrong.stdout + wrong.stderr
+        assert "being recovered by bob" in cli("status").stdout, "a wrong id broke the lock"
+        broken = cli("unlock", "--lock-id", lock_id)
+        assert broken.returncode == 0 and "broke the lock of staging held by bob@example.com" in broken.stdout
+        assert "nobody is recovering it" in cli("status").stdout
+        after = _reboot(platform)
+        assert after.returncode == 0, after.output[-3000:]
+    finally:
+        os.killpg(holder.pid, signal.SIGKILL)
+        holder.wait()
