@@ -40,30 +40,32 @@ sanity: install
 	cd $(COLLECTION) && ansible-test sanity --python 3.11
 
 unit: install
-	$(BIN)/pytest -q -m "not sandbox" $(PYTEST_ARGS)
+	$(BIN)/pytest -q -m "not sandbox and not slow" $(PYTEST_ARGS)
 
 # One shared sandbox: the independent tests in parallel first; then the tests that change its world one at a time
 # (mostly waiting on the platform, so they run alongside) while the scenario playbooks and the drills run end to end
 # on two workers, each test file on one worker with sandboxes of its own.
+# Tests marked slow (realistic-timing drills, a drill that brings its own sandbox up) are left out; run them with
+# `.venv/bin/pytest -m slow`.
 SERIAL_LOG := $(TEST_HOME).serial.log
 SCENARIO_TESTS := tests/scenarios tests/runner/test_drills.py
 
 pytest: install
 	rm -rf $(TEST_HOME) && mkdir -p $(TEST_HOME) && chmod 755 $(TEST_HOME)
 	$(BIN)/register-dr sandbox up --home $(TEST_HOME)
-	REGISTER_DR_TEST_HOME=$(TEST_HOME) $(BIN)/pytest -q -n 2 -m "not sandbox" $(PYTEST_ARGS) || \
+	REGISTER_DR_TEST_HOME=$(TEST_HOME) $(BIN)/pytest -q -n 2 -m "not sandbox and not slow" $(PYTEST_ARGS) || \
 	  { $(BIN)/register-dr sandbox down --home $(TEST_HOME); rm -rf $(TEST_HOME); exit 1; }
 	@echo "tests that change the shared sandbox: in the background, reported at the end"
-	REGISTER_DR_TEST_HOME=$(TEST_HOME) $(BIN)/pytest -q -m sandbox $(addprefix --ignore=,$(SCENARIO_TESTS)) \
+	REGISTER_DR_TEST_HOME=$(TEST_HOME) $(BIN)/pytest -q -m "sandbox and not slow" $(addprefix --ignore=,$(SCENARIO_TESTS)) \
 	    --durations=10 $(PYTEST_ARGS) > $(SERIAL_LOG) 2>&1 & serial=$$!; \
-	  $(BIN)/pytest -q -n 2 --dist loadfile -m sandbox $(SCENARIO_TESTS) --durations=15 $(PYTEST_ARGS); scenarios=$$?; \
+	  $(BIN)/pytest -q -n 2 --dist loadfile -m "sandbox and not slow" $(SCENARIO_TESTS) --durations=15 $(PYTEST_ARGS); scenarios=$$?; \
 	  wait $$serial; shared=$$?; echo "--- tests that change the shared sandbox"; cat $(SERIAL_LOG); rm -f $(SERIAL_LOG); \
 	  $(BIN)/register-dr sandbox down --home $(TEST_HOME); rm -rf $(TEST_HOME); \
 	  test $$shared -eq 0 && test $$scenarios -eq 0
 
 # The scenario playbooks and the drills alone.
 scenarios: install
-	$(BIN)/pytest -q -n 2 --dist loadfile -m sandbox $(SCENARIO_TESTS) --durations=15 $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n 2 --dist loadfile -m "sandbox and not slow" $(SCENARIO_TESTS) --durations=15 $(PYTEST_ARGS)
 
 ansible-lint: install
 	$(BIN)/ansible-lint --profile production

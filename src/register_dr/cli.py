@@ -293,7 +293,8 @@ def run_command(scenario: str, env_name: str, yes: bool, check: bool, sandbox: b
 
 
 @main.command("drill")
-@click.argument("name", type=click.Choice(["lost-instance", "data-loss", "reboot", "failover", "all"]))
+@click.argument("name", type=click.Choice(["maintenance", "reboot", "failover", "lost-instance", "data-loss", "tidy-up",
+                                          "review-backup", "all"]))
 @click.option("--env", "env_name", default="production", show_default=True,
               help="The environment to rehearse (the sandbox has them all).")
 @home_option

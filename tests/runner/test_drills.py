@@ -69,6 +69,59 @@ def test_lost_instance_drill_restores_the_backup_and_loses_only_later_writes(san
     assert 0 < report.rpo_seconds < 120 and report.rto_seconds > 0
     steps = [s["step"] for s in json.loads((tmp_path / "drill" / "run" / "timeline.json").read_text())["steps"]]
     assert "restore_nightly_backup" in steps and "recreate_keys" in steps
+    # Maintenance mode is rehearsed, not skipped: the routes were seen on the maintenance app through the CF API.
+    assert checks["routes on register-unavailable during restore_nightly_backup"].ok
+    assert checks["routes back on register-production afterwards"].ok
+    assert "maintenance -> " in checks["routes back on register-production afterwards"].detail
+    assert files_holding(tmp_path / "drill", secrets_of(sandbox)) == []
+
+
+def test_every_scenario_has_a_drill() -> None:
+    """`make drill` (`register-dr drill all`) rehearses every scenario playbook."""
+    from register_dr.drill import DRILLS
+    from register_dr.facts import scenarios
+
+    assert sorted(DRILLS) == sorted(name.replace("_", "-") for name in scenarios())
+
+
+def test_maintenance_drill_switches_the_routes_and_back(sandbox, tmp_path: Path) -> None:
+    """roles/maintenance_mode maps the service's routes (dr_routes) to register-unavailable and back; the app is the
+    service's service_unavailable_page (DFE-Digital/register-trainee-teachers service_unavailable_page/manifest.yml,
+    nginx_buildpack). Checked through the CF API's routes and their destinations."""
+    report = run_drill("maintenance", sandbox.settings, artifacts_dir=tmp_path / "drill")
+
+    assert report.result == "verified", (report.error, report.verification)
+    assert {c.check for c in report.verification} == {
+        "routes on register-unavailable after maintenance on", "routes back on register-production after "
+        "maintenance off", "the incident timelines record both switches"}
+    platform = SandboxPlatform(sandbox.settings, "production")
+    route = {"host": "register-production", "domain": "london.cloudapps.digital", "path": ""}
+    assert platform.route_apps([route]) == {"register-production.london.cloudapps.digital": ["register-production"]}
+    off = json.loads((tmp_path / "drill" / "maintenance-off" / "timeline.json").read_text())
+    assert [s["result"] for s in off["steps"] if s["step"] == "maintenance_off"] == ["changed"]
+
+
+def test_tidy_up_drill_deletes_only_the_old_instance(sandbox, tmp_path: Path) -> None:
+    platform = SandboxPlatform(sandbox.settings, "qa")
+    before = platform.instance()
+
+    report = run_drill("tidy-up", sandbox.settings, env="qa", artifacts_dir=tmp_path / "drill")
+
+    assert report.result == "verified", (report.error, report.verification)
+    assert platform.instance("register-postgres-13-qa-old") is None
+    assert platform.instance()["guid"] == before["guid"]
+    assert {c.check for c in report.verification} == {
+        "the -old instance is deleted", "its keys are deleted", "the current instance is untouched, with its keys",
+        "its tables unchanged"}
+
+
+def test_review_backup_drill_reads_the_blob_back_from_azurite(sandbox, tmp_path: Path) -> None:
+    report = run_drill("review-backup", sandbox.settings, artifacts_dir=tmp_path / "drill")
+
+    assert report.environment == "review-pr-1234"
+    assert report.result == "verified", (report.error, report.verification)
+    rows = {c.check: c.detail for c in report.verification}["every table's rows are in the dump"]
+    assert "rows in 8 tables" in rows  # the seven register tables and the drill's marker rows
     assert files_holding(tmp_path / "drill", secrets_of(sandbox)) == []
 
 

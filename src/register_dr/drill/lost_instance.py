@@ -1,7 +1,9 @@
-"""Lost instance: a nightly backup, writes after it, the instance deleted, then lost_instance.yml restores it."""
+"""Lost instance: a nightly backup, writes after it, the instance deleted, then lost_instance.yml restores it with
+the service's routes on the maintenance app meanwhile."""
 
 from __future__ import annotations
 
+from register_dr.drill import maintenance
 from register_dr.drill.common import stamp, utc_now
 from register_dr.drill.context import DrillContext, data_step, lost_writes, verify_recovered
 
@@ -21,9 +23,11 @@ def drill(ctx: DrillContext) -> None:
         ctx.report.disaster_at = stamp(disaster)
         ctx.report.rpo_seconds = round((disaster - taken).total_seconds(), 1)
         step.detail = f"deleted {platform.env.service} ({lost['guid']}) and its keys through the CF API"
-    ctx.recover("lost_instance", backup_date=taken.date().isoformat(), confirm_restore=True,
-                incident_started_at=stamp(disaster))
+    with maintenance.watch(ctx).running() as routes:
+        result = ctx.recover("lost_instance", backup_date=taken.date().isoformat(), confirm_restore=True,
+                             incident_started_at=stamp(disaster))
     with ctx.step("verification"):
+        maintenance.verify_during(ctx, routes, result.timeline_path, "restore_nightly_backup")
         back = platform.instance()
         ctx.verify("instance recreated", bool(back and back["guid"] != lost["guid"]
                                               and back["last_operation"]["state"] == "succeeded"),

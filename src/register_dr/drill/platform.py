@@ -19,11 +19,16 @@ from register_dr.sandbox.world.nightly import nightly_backup
 from register_dr.settings import Settings
 
 
+def route_name(route: dict) -> str:
+    return f"{route['host']}.{route['domain']}{route.get('path') or ''}"
+
+
 class SandboxPlatform:
     def __init__(self, settings: Settings, env_name: str) -> None:
         self.settings = settings
         self.env: Environment = environment(env_name)
         self.client = SandboxClient.from_settings(settings)
+        self._app_names: dict[str, str] = {}
 
     def instance(self, name: str | None = None) -> dict | None:
         return self.client.find_service_instance(self.env.space, name or self.env.service)
@@ -77,6 +82,24 @@ class SandboxPlatform:
             if time.monotonic() > deadline:
                 raise DrillError(f"{self.env.service} was still there {timeout:.0f} s after its deletion")
             time.sleep(0.5)
+
+    def route_apps(self, routes: list[dict]) -> dict[str, list[str]]:
+        """Where each route (``{host, domain, path}``) of the environment's space sends its traffic: the names of
+        its destination apps, sorted, read through the CF API (``GET /v3/routes``, destinations inline)."""
+        space = self.client.space_guid(self.env.space)
+        if not self._app_names:
+            found = self.client.get("/v3/apps", space_guids=space, per_page="5000")["resources"]
+            self._app_names = {app["guid"]: app["name"] for app in found}
+        hosts = ",".join(sorted({r["host"] for r in routes}))
+        listed = self.client.get("/v3/routes", hosts=hosts, space_guids=space, per_page="5000")["resources"]
+        result = {}
+        for wanted in routes:
+            name = route_name(wanted)
+            match = [r for r in listed if r["host"] == wanted["host"] and r["path"] == (wanted.get("path") or "")
+                     and r["url"].startswith(f"{wanted['host']}.{wanted['domain']}")]
+            result[name] = sorted(self._app_names.get(d["app"]["guid"], d["app"]["guid"])
+                                  for r in match for d in r["destinations"])
+        return result
 
     def probe(self) -> dict[str, Any]:
         """What a restart or a failover changes: the server's start time, its WAL timeline, its port."""

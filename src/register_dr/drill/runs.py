@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psycopg
 
-from register_dr.drill import data_loss, lost_instance, restart
+from register_dr.drill import data_loss, lost_instance, maintenance, restart, review_backup, tidy_up
 from register_dr.drill.common import DrillError, stamp, utc_now
 from register_dr.drill.context import DrillContext
 from register_dr.drill.platform import SandboxPlatform
@@ -18,16 +18,29 @@ from register_dr.facts import COLLECTION_PATH, PROJECT_ROOT
 from register_dr.progress import DrillProgress
 from register_dr.report import DRILLS_RECORD
 from register_dr.sandbox.lifecycle.control import SandboxError
+from register_dr.sandbox.world.environments import SANDBOX_REVIEW_PR
 from register_dr.settings import Settings
 
 # One recipe per scenario drilled: it causes the disaster, runs the scenario and records what it verified.
+# `drill all` runs them in this order: the ones that leave the instance in place first.
 RECIPES: dict[str, Callable[[DrillContext], None]] = {
-    "lost-instance": lost_instance.drill,
-    "data-loss": data_loss.drill,
+    "maintenance": maintenance.drill,
     "reboot": restart.reboot,
     "failover": restart.failover,
+    "lost-instance": lost_instance.drill,
+    "data-loss": data_loss.drill,
+    "tidy-up": tidy_up.drill,
+    "review-backup": review_backup.drill,
 }
 DRILLS = tuple(RECIPES)
+# Review backups exist for review apps only: that drill runs on the sandbox's review app whatever env is given.
+REVIEW_ENV = f"review-pr-{SANDBOX_REVIEW_PR}"
+
+
+def drill_environment(name: str, env: str) -> str:
+    if name == "review-backup" and not env.startswith(("review-", "pr-")):
+        return REVIEW_ENV
+    return env
 TERRAFORM_STATE_RM = PROJECT_ROOT / COLLECTION_PATH / "plugins" / "modules" / "terraform_state_rm.py"
 
 
@@ -36,6 +49,7 @@ def run_drill(name: str, settings: Settings, *, env: str = "production", artifac
     """Rehearse one scenario in the running sandbox of ``settings``; the report is written and returned."""
     if name not in RECIPES:
         raise ValueError(f"unknown drill {name!r}: give one of {', '.join(DRILLS)} or all")
+    env = drill_environment(name, env)
     directory = artifacts_dir or Path.cwd() / "artifacts" / f"{utc_now():%Y%m%dT%H%M%SZ}-drill-{name}-{env}"
     report = DrillReport(name, env, directory)
     progress = progress or DrillProgress()

@@ -17,14 +17,22 @@ class PlatformResources(Store):
         self.get("organizations", org_guid, "Organization")
         return self._add("spaces", {"name": name, "relationships": {"organization": {"data": {"guid": org_guid}}}})
 
-    def create_app(self, space_guid: str, name: str, docker_image: str, state: str = "STARTED") -> Resource:
+    def create_app(self, space_guid: str, name: str, docker_image: str | None, state: str = "STARTED", *,
+                   buildpack: str | None = None) -> Resource:
+        """An app with a staged current droplet: a docker image, or (``buildpack``) a buildpack app's droplet."""
         self.get("spaces", space_guid, "Space")
-        app = self._add("apps", {"name": name, "state": state, "lifecycle": {"type": "docker", "data": {}},
+        lifecycle: dict = {"type": "docker", "data": {}}
+        droplet_fields: dict = {"image": docker_image, "buildpacks": None, "stack": None}
+        if buildpack:
+            lifecycle = {"type": "buildpack", "data": {"buildpacks": [buildpack], "stack": "cflinuxfs3"}}
+            droplet_fields = {"image": None, "stack": "cflinuxfs3", "buildpacks": [
+                {"name": buildpack, "detect_output": "nginx", "buildpack_name": buildpack, "version": None}]}
+        app = self._add("apps", {"name": name, "state": state, "lifecycle": lifecycle,
                                  "relationships": {"space": {"data": {"guid": space_guid}}}})
         droplet = self._add("droplets", {
-            "state": "STAGED", "error": None, "lifecycle": {"type": "docker", "data": {}}, "image": docker_image,
-            "execution_metadata": "", "process_types": {"web": ""}, "checksum": None, "buildpacks": None,
-            "stack": None, "relationships": {"app": {"data": {"guid": app["guid"]}}},
+            "state": "STAGED", "error": None, "lifecycle": lifecycle, **droplet_fields,
+            "execution_metadata": "", "process_types": {"web": ""}, "checksum": None,
+            "relationships": {"app": {"data": {"guid": app["guid"]}}},
         })
         with self._lock:
             self.state["apps"][app["guid"]]["current_droplet_guid"] = droplet["guid"]

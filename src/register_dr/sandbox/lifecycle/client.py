@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import httpx
@@ -36,14 +37,34 @@ class SandboxClient:
             raise SandboxError(f"the sandbox token endpoint refused the operator login (HTTP {response.status_code})")
         return str(response.json()["access_token"])
 
-    def get(self, path: str, **params: str) -> dict:
-        if self._token is None:
-            self._token = self._login()
-        response = httpx.get(f"{self.endpoints.cf_api}{path}", params=params,
-                             headers={"Authorization": f"bearer {self._token}"}, timeout=30)
+    def request(self, method: str, path: str, *, json: dict | None = None, **params: str) -> httpx.Response:
+        """One API call; an expired token (1200 s, as the platform's) is replaced by a new login, once."""
+        for attempt in (1, 2):
+            if self._token is None:
+                self._token = self._login()
+            response = httpx.request(method, f"{self.endpoints.cf_api}{path}", params=params, json=json,
+                                     headers={"Authorization": f"bearer {self._token}"}, timeout=30)
+            if response.status_code != 401 or attempt == 2:
+                break
+            self._token = None
         if response.status_code >= 400:
-            raise SandboxError(f"GET {path} answered HTTP {response.status_code}: {response.text[:300]}")
-        return response.json()
+            raise SandboxError(f"{method} {path} answered HTTP {response.status_code}: {response.text[:300]}")
+        return response
+
+    def get(self, path: str, **params: str) -> dict:
+        return self.request("GET", path, **params).json()
+
+    def wait_job(self, location: str, timeout: float) -> dict:
+        """Follow a job (a 202's ``Location``) until it is COMPLETE; FAILED or too slow raises SandboxError."""
+        path = location.removeprefix(self.endpoints.cf_api)
+        deadline = time.monotonic() + timeout
+        while (job := self.get(path))["state"] not in ("COMPLETE", "FAILED"):
+            if time.monotonic() > deadline:
+                raise SandboxError(f"job {path} was still {job['state']} after {timeout:.0f} s")
+            time.sleep(0.5)
+        if job["state"] == "FAILED":
+            raise SandboxError(f"job {path} failed: {job.get('errors')}")
+        return job
 
     def one(self, path: str, what: str, **params: str) -> dict:
         resources = self.get(path, **params)["resources"]

@@ -15,6 +15,11 @@ SHARED_DOMAIN = "london.cloudapps.digital"
 IMAGE_REPOSITORY = "ghcr.io/dfe-digital/register-trainee-teachers"
 SERVICE_OFFERING = "postgres"
 BACKUP_ACCOUNT = "devstoreaccount1"
+# The maintenance app every space holds, pushed from the service's service_unavailable_page/manifest.yml
+# (DFE-Digital/register-trainee-teachers: name register-unavailable, nginx_buildpack). Maintenance mode maps the
+# service's routes to it during a recovery (roles/maintenance_mode).
+MAINTENANCE_APP = "register-unavailable"
+MAINTENANCE_BUILDPACK = "nginx_buildpack"
 DB_EXTENSIONS = ("uuid-ossp", "pgcrypto", "citext", "btree_gist", "btree_gin")
 TF_PROVIDER = 'provider["registry.terraform.io/cloudfoundry-community/cloudfoundry"]'
 TF_INSTANCE_ADDRESS = "module.paas.cloudfoundry_service_instance.postgres_instance_13"

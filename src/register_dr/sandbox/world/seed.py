@@ -1,9 +1,9 @@
 """Build the world of upstream-facts.md inside a fresh sandbox.
 
-The org, spaces, apps with their docker droplets and routes, one database service per environment (created through
-the broker exactly as a user would, so each is a real Postgres cluster), its two service keys, the register-like
-dataset loaded as the app's key user, the backup containers with a nightly backup, and each environment's Terraform
-state blob pointing at the real resource addresses.
+The org, spaces, apps with their docker droplets and routes, the maintenance app in each space, one database service
+per environment (created through the broker exactly as a user would, so each is a real Postgres cluster), its two
+service keys, the register-like dataset loaded as the app's key user, the backup containers with a nightly backup,
+and each environment's Terraform state blob pointing at the real resource addresses.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from register_dr.sandbox.cf.controller import CloudController
 from register_dr.sandbox.world import dataset
 from register_dr.sandbox.world.environments import (
     DB_EXTENSIONS,
+    MAINTENANCE_APP,
+    MAINTENANCE_BUILDPACK,
     ORG,
     SHARED_DOMAIN,
     SPACES,
@@ -62,6 +64,8 @@ def seed_world(controller: CloudController, *, storage: Callable[[str], BlobServ
     org = controller.create_org(ORG)
     spaces = {name: controller.create_space(org["guid"], name) for name in SPACES}
     domain = controller.create_domain(SHARED_DOMAIN)
+    for space in spaces.values():  # its manifest names no route: only maintenance mode maps routes to it
+        controller.create_app(space["guid"], MAINTENANCE_APP, None, buildpack=MAINTENANCE_BUILDPACK)
     envs = sandbox_environments()
     seeded: dict[str, SeededEnvironment] = {}
     for env in envs:
