@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # One sandbox for the whole test run (tests bring their own up when this is unset).
 TEST_HOME := /var/tmp/register-dr-test-$(shell echo "$(CURDIR)" | md5sum | cut -c1-8)
 
-.PHONY: help install test unit lint sanity ansible-lint scenarios pytest drill sandbox-up sandbox-down clean
+.PHONY: help install test unit lint sanity ansible-lint scenarios pytest drill molecule sandbox-up sandbox-down clean
 
 help:
 	@echo "make drill   install what is needed, bring the sandbox up and rehearse every scenario"
@@ -74,6 +74,13 @@ test: lint sanity ansible-lint pytest
 
 drill: install
 	$(BIN)/register-dr drill all
+
+# One role's molecule scenario (SCENARIO=preflight), or every role's, against the running sandbox. molecule calls
+# ansible-config and ansible-playbook by name, so the venv's bin is on PATH here (this Makefile exports it).
+SANDBOX_HOME ?= $(or $(REGISTER_DR_HOME),$(CURDIR)/.sandbox)
+molecule: install
+	@test -f $(SANDBOX_HOME)/env.sh || { echo "no sandbox at $(SANDBOX_HOME): run make sandbox-up first"; exit 1; }
+	source $(SANDBOX_HOME)/env.sh && $(BIN)/molecule test $(if $(SCENARIO),-s $(SCENARIO),--all)
 
 sandbox-up: install
 	$(BIN)/register-dr sandbox up
