@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -67,22 +68,80 @@ def environments(repo: Path = PROJECT_ROOT) -> list[str]:
 
 
 def environment_facts(env: str, pr: str | None = None, repo: Path = PROJECT_ROOT) -> dict[str, Any]:
-    """The inventory's facts of an environment, with ``{{ pr }}``-derived names rendered."""
+    """The inventory's facts of an environment, with ``{{ pr }}``-derived names rendered (in lists and maps too);
+    values that look something up at run time (``lookup(...)``) are left as they are."""
     from jinja2 import Environment, StrictUndefined, TemplateError
 
     facts = _yaml(inventory_dir(env, repo) / "group_vars" / "all.yml")
-    context: dict[str, Any] = {"pr": pr}
     renderer = Environment(undefined=StrictUndefined, autoescape=False)  # noqa: S701 - plain text, not HTML
+    context: dict[str, Any] = {**facts, "pr": pr}
+
+    def render(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: render(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [render(v) for v in value]
+        if isinstance(value, str) and "{{" in value and "lookup(" not in value:
+            try:
+                return renderer.from_string(value).render(context)
+            except TemplateError:
+                return value
+        return value
+
     for _ in range(3):  # names derive from names (dr_service from dr_review_id from pr)
-        for key, value in facts.items():
-            if isinstance(value, str) and "{{" in value and "lookup(" not in value:
-                try:
-                    context[key] = renderer.from_string(value).render({**facts, **context})
-                except TemplateError:
-                    continue
-            else:
-                context.setdefault(key, value)
-    return {**facts, **context}
+        context.update({key: render(value) for key, value in facts.items()})
+    return context
+
+
+@dataclass(frozen=True)
+class TerraformStateFacts:
+    """Where an environment's Terraform state blob is (the azurerm backend's settings)."""
+
+    resource_group: str
+    storage_account: str
+    container: str
+    key: str
+
+
+@dataclass(frozen=True)
+class EnvironmentFacts:
+    """An environment as its inventory states it: the names on the platform and what its plan makes possible."""
+
+    name: str  # as the timeline says it: production, review-pr-1234
+    inventory: str  # the inventory directory: production, review
+    space: str
+    service: str
+    service_keys: tuple[str, ...]
+    apps: tuple[str, ...]
+    web_app: str
+    plan: str
+    production_like: bool
+    pitr_possible: bool
+    failover_possible: bool
+    backup_container: str | None
+    backup_prefix: str | None
+    key_vault: str | None
+    tfstate: TerraformStateFacts
+
+
+def environment(name: str, repo: Path = PROJECT_ROOT) -> EnvironmentFacts:
+    """``production``, ``qa``, ``review-pr-1234``...: the environment's facts from its inventory. Raises
+    ``KeyError`` naming the known environments when there is no such inventory."""
+    inventory, pr = inventory_of(name)
+    known = environments(repo)
+    if inventory not in known or (inventory == "review") != (pr is not None):
+        listed = ", ".join(n for n in known if n != "review")
+        raise KeyError(f"unknown environment {name!r}; known environments: {listed}, review-pr-<N>")
+    facts = environment_facts(inventory, pr, repo)
+    return EnvironmentFacts(
+        name=str(facts.get("dr_environment", inventory)), inventory=inventory, space=facts["dr_space"],
+        service=facts["dr_service"], service_keys=tuple(facts.get("dr_service_keys") or ()),
+        apps=tuple(facts.get("dr_apps") or ()), web_app=facts.get("dr_web_app") or "", plan=facts["dr_plan"],
+        production_like=bool(facts.get("dr_production_like")), pitr_possible=bool(facts.get("dr_pitr_possible")),
+        failover_possible=bool(facts.get("dr_failover_possible")),
+        backup_container=facts.get("dr_backup_container") or None, backup_prefix=facts.get("dr_backup_prefix") or None,
+        key_vault=facts.get("dr_backup_key_vault") or None, tfstate=TerraformStateFacts(**facts["dr_tfstate"]),
+    )
 
 
 def inventory_of(env: str) -> tuple[str, str | None]:

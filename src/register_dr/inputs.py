@@ -168,13 +168,18 @@ def check_guards(scenario: str, needs: dict[str, Any], environment: str, facts: 
 
 
 def _check_backup_date(values: dict[str, Any], names: InputNames) -> None:
-    given = str(values.get("backup_date", _today()))
+    backup_date(values.get("backup_date", _today()), names)
+
+
+def backup_date(given: object, names: InputNames = PYTHON_NAMES) -> dt.date:
+    """The one check of a nightly backup's date: a real date written YYYY-MM-DD (UTC)."""
+    text = str(given)
     try:
-        if not _DATE.match(given):
-            raise ValueError(given)
-        dt.date.fromisoformat(given)
+        if not _DATE.match(text):
+            raise ValueError(text)
+        return dt.date.fromisoformat(text)
     except ValueError:
-        raise InputError(f"backup_date {given} is not a date: give it as YYYY-MM-DD (UTC), e.g. "
+        raise InputError(f"backup_date {text} is not a date: give it as YYYY-MM-DD (UTC), e.g. "
                          f"{names.backup_date}{_today()}. Nothing was changed.") from None
 
 

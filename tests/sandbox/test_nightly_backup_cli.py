@@ -35,7 +35,8 @@ def test_nightly_backup_writes_the_real_blob(sandbox) -> None:
 
 
 @pytest.mark.parametrize(("args", "text"), [
-    (("--env", "production", "--date", "20/11/2026"), "is not a date; use YYYY-MM-DD"),
+    (("--env", "production", "--date", "20/11/2026"),
+     "20/11/2026 is not a date: give it as YYYY-MM-DD (UTC), e.g. --date"),
     (("--env", "prod"), "unknown environment 'prod'"),
     (("--env", "staging"), "staging has no nightly backup container"),
 ])

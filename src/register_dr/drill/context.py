@@ -8,10 +8,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from register_dr import facts
 from register_dr.drill.common import DrillError, stamp, utc_now
 from register_dr.drill.platform import SandboxPlatform
 from register_dr.drill.record import Check, DrillReport, DrillStep
-from register_dr.facts import environment_facts, inventory_of
 from register_dr.progress import DrillProgress
 from register_dr.runner import RunResult, run_scenario
 from register_dr.settings import Settings
@@ -42,7 +42,7 @@ class DrillContext:
 
     def scenario(self, scenario: str, *, directory: str = "run", **inputs: Any) -> RunResult:
         env = self.platform.env
-        if environment_facts(*inventory_of(env.name)).get("dr_production_like"):
+        if facts.environment(env.name).production_like:
             inputs.setdefault("confirm_production", True)
         artifacts = self.report.artifacts_dir / directory
         result = run_scenario(scenario, env.name, sandbox=self.settings, artifacts_dir=artifacts, auto_approve=True,

@@ -1,14 +1,17 @@
 """The world of upstream-facts.md: environments, spaces, apps, database services, backups and Terraform state.
 
-This module is data plus the few functions that turn it into sandbox resources. The names are the real ones
-(with the ``-13`` suffix, the ``register_prod_`` backup prefix and the ``pr-N`` review naming), so that the
-inventories, the playbooks and the sandbox all speak of the same things.
+The environments are built from the inventories (``register_dr.facts``), the one place that states them: the names
+are the real ones (with the ``-13`` suffix, the ``register_prod_`` backup prefix and the ``pr-N`` review naming), so
+the inventories, the playbooks and the sandbox all speak of the same things. This module adds what only the sandbox
+needs: an image tag per environment, the review app it creates, and the Terraform state documents.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+
+from register_dr import facts
 
 ORG = "dfe"
 SHARED_DOMAIN = "london.cloudapps.digital"
@@ -71,75 +74,32 @@ def _tag(env: str) -> str:
     return hashlib.sha1(f"register-{env}".encode(), usedforsecurity=False).hexdigest()
 
 
+def _from_inventory(name: str) -> Environment:
+    env = facts.environment(name)
+    state = env.tfstate
+    return Environment(
+        name=env.name, space=env.space, service=env.service, apps=env.apps, plan=env.plan,
+        state=TerraformState(state.resource_group, state.storage_account, state.container, state.key),
+        backup_container=env.backup_container, backup_prefix=env.backup_prefix, key_vault=env.key_vault,
+        image_tag=_tag(env.name.removeprefix("review-")),
+    )
+
+
 def review_environment(pr: int) -> Environment:
     """A review app: every name derives from the pull request number, once (upstream defect d)."""
     if pr <= 0:
         raise ValueError(f"pull request number must be a positive integer, got {pr}")
-    ident = f"pr-{pr}"
-    return Environment(
-        name=f"review-{ident}",
-        space="bat-qa",
-        service=f"register-postgres-13-{ident}",
-        apps=(f"register-{ident}",),
-        plan="tiny-unencrypted-13",
-        state=TerraformState("s121d01-register", "s121d01registerterraform", "review-app-tfstate", f"{ident}.tfstate"),
-        backup_container=f"{ident}-db-backup",
-        backup_prefix=f"register_{ident}_",
-        key_vault="s121d01-shared-kv-01",
-        image_tag=_tag(ident),
-    )
+    return _from_inventory(f"review-pr-{pr}")
 
 
 ENVIRONMENTS: dict[str, Environment] = {
-    "production": Environment(
-        name="production",
-        space="bat-prod",
-        service="register-postgres-13-production",
-        apps=("register-production", "register-worker-production"),
-        plan="small-ha-13",
-        state=TerraformState("s121p01-register", "s121p01registerterraform", "tfstate", "production-bat.tfstate"),
-        backup_container="prod-db-backup",
-        backup_prefix="register_prod_",
-        key_vault="s121p01-shared-kv-01",
-        image_tag=_tag("production"),
-    ),
-    "productiondata": Environment(
-        name="productiondata",
-        space="bat-prod",
-        service="register-postgres-13-productiondata",
-        apps=("register-productiondata",),
-        plan="small-13",
-        state=TerraformState("s121p01-register", "s121p01registerterraform", "tfstate", "productiondata-bat.tfstate"),
-        key_vault="s121p01-shared-kv-01",
-        image_tag=_tag("productiondata"),
-    ),
-    "staging": Environment(
-        name="staging",
-        space="bat-staging",
-        service="register-postgres-13-staging",
-        apps=("register-staging",),
-        plan="tiny-unencrypted-13",
-        state=TerraformState("s121t01-register", "s121t01registerterraform", "tfstate", "staging-bat.tfstate"),
-        key_vault="s121t01-shared-kv-01",
-        image_tag=_tag("staging"),
-    ),
-    "qa": Environment(
-        name="qa",
-        space="bat-qa",
-        service="register-postgres-13-qa",
-        apps=("register-qa",),
-        plan="tiny-unencrypted-13",
-        state=TerraformState("s121d01-register", "s121d01registerterraform", "tfstate", "qa-bat.terraform.tfstate"),
-        backup_container="qa-db-backup",
-        backup_prefix="register_qa_",
-        key_vault="s121d01-shared-kv-01",
-        image_tag=_tag("qa"),
-    ),
+    name: _from_inventory(name) for name in facts.environments() if name != "review"
 }
 
 # The review app the sandbox creates so review backups and the lost-instance scenario can be rehearsed.
 SANDBOX_REVIEW_PR = 1234
-SPACES = ("bat-qa", "bat-staging", "bat-prod")
+# The spaces of the environments' inventories (the review apps live in bat-qa).
+SPACES = tuple(sorted({env.space for env in ENVIRONMENTS.values()} | {review_environment(SANDBOX_REVIEW_PR).space}))
 
 
 def environment(name: str) -> Environment:
