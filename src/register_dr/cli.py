@@ -65,12 +65,24 @@ home_option = click.option("--home", envvar="REGISTER_DR_HOME", default=None,
 
 @sandbox.command("up")
 @home_option
-def sandbox_up(home: str | None) -> None:
+@click.option("--timing", type=click.Choice(["fast", "realistic"]), default=None,
+              help="How long the platform takes: fast (the default) or realistic (the cloud controller polls every "
+                   "60 s, creates and point-in-time restores take 21 minutes). Kept in the home until changed.")
+def sandbox_up(home: str | None, timing: str | None) -> None:
     """Start the sandbox (or recover a crashed one) and print its endpoints."""
     from register_dr.sandbox.lifecycle import control
+    from register_dr.sandbox.lifecycle import timing as profiles
 
     settings = _settings(home)
     started = time.monotonic()
+    if timing is not None:
+        if timing != profiles.load(settings.home).name and control.ready(settings):
+            console.print(f"[red]the sandbox at {settings.home} is running with the "
+                          f"{profiles.load(settings.home).name} timing:[/red] bring it down first "
+                          f"(register-dr sandbox down --home {settings.home}), then up with --timing {timing}")
+            sys.exit(1)
+        settings.home.mkdir(parents=True, exist_ok=True)
+        profiles.save(settings.home, timing)
     try:
         with console.status("bringing the sandbox up") as spinner:
             control.up(settings, progress=lambda msg: spinner.update(msg))
@@ -480,6 +492,8 @@ def _print_status(doc: dict) -> None:
     server = processes.get("server", {})
     table.add_row("CF v3 API + token endpoint", endpoints.get("cf_api", "-"),
                   "ready" if doc.get("ready") else ("running" if server.get("running") else "stopped"))
+    if doc.get("timing"):
+        table.add_row("timing profile", doc["timing"], "")
     for account, url in endpoints.get("blob", {}).items():
         state = "running" if processes.get("azurite", {}).get("running") else "stopped"
         table.add_row(f"Azurite blob ({account})", url, state)

@@ -39,8 +39,8 @@ class Settings:
     pitr_latest_lag: float = 1.0
     # How long back point-in-time restore reaches (the real broker: 7 days).
     pitr_retention_days: float = 7.0
-    # Lifetime of access tokens issued by the sandbox token endpoint.
-    token_lifetime: float = 3600.0
+    # Lifetime of access tokens issued by the sandbox token endpoint: the platform's 1200 s (the cf client's).
+    token_lifetime: float = 1200.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -50,7 +50,7 @@ class Settings:
             home=Path(chosen).resolve(),
             broker_operation_delay=_float_env("REGISTER_DR_BROKER_DELAY", 0.3),
             pitr_latest_lag=_float_env("REGISTER_DR_PITR_LAG", 1.0),
-            token_lifetime=_float_env("REGISTER_DR_TOKEN_LIFETIME", 3600.0),
+            token_lifetime=_float_env("REGISTER_DR_TOKEN_LIFETIME", 1200.0),
         )
 
     # --- derived paths -------------------------------------------------------------

@@ -69,6 +69,8 @@ class RdsBroker:
         self.clusters = clusters
         self.state_path = Path(state_path)
         self.operation_delay = operation_delay
+        # The least time each kind of operation takes (create, restore, reboot, failover): the timing profile's.
+        self.durations: dict[str, float] = {}
         self._lock = threading.RLock()
         self._threads: list[threading.Thread] = []
         self._instances: dict[str, BrokerInstance] = {}
@@ -135,6 +137,12 @@ class RdsBroker:
         self._threads.append(thread)
         thread.start()
 
+    def _hold(self, started: float, kind: str) -> None:
+        """Let an operation that began at ``started`` (monotonic) last the profile's time for ``kind``."""
+        remaining = self.durations.get(kind, 0.0) - (time.monotonic() - started)
+        if remaining > 0:
+            time.sleep(remaining)
+
     # --- catalog -------------------------------------------------------------------------------------------------
     @staticmethod
     def catalog() -> list[Plan]:
@@ -178,10 +186,12 @@ class RdsBroker:
         cluster_id = db_instance_id(instance_id)
 
         def create() -> None:
+            started = time.monotonic()
             if source_id:
                 self._set(inst, status="creating")
                 self.clusters.restore_point_in_time(cluster_id, source_id=db_instance_id(str(source_id)),
                                                     before=before, ha=plan_info.ha)
+                self._hold(started, "restore")
                 # Post-restore tasks of the broker before the instance is handed over.
                 for status in ("resetting-master-credentials", "rebooting"):
                     self._set(inst, status=status)
@@ -190,6 +200,7 @@ class RdsBroker:
                     self.clusters.enable_extensions(cluster_id, extensions)
             else:
                 self.clusters.create(cluster_id, dbname=inst.dbname, ha=plan_info.ha, extensions=extensions)
+                self._hold(started, "create")
                 self._set(inst, status="backing-up")
                 time.sleep(self.operation_delay / 2)
             self._set(inst, status="available", state="succeeded")
@@ -215,8 +226,10 @@ class RdsBroker:
 
         def modify() -> None:
             if params.get("reboot"):
+                started, failover = time.monotonic(), bool(params.get("force_failover"))
                 self._set(inst, status="rebooting")
-                self.clusters.reboot(cluster_id, failover=bool(params.get("force_failover")))
+                self.clusters.reboot(cluster_id, failover=failover)
+                self._hold(started, "failover" if failover else "reboot")
             else:
                 self._set(inst, status="modifying")
                 if enable:

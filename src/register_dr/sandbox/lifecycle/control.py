@@ -304,6 +304,7 @@ def status(settings: Settings) -> dict:
     if doc:
         result["ready"] = bool(doc.get("ready"))
         result["services"] = doc.get("services", [])
+        result["timing"] = doc.get("timing")
     return result
 
 

@@ -22,6 +22,7 @@ from register_dr.sandbox.broker.rds import RdsBroker
 from register_dr.sandbox.cf.app import create_app
 from register_dr.sandbox.cf.controller import CloudController
 from register_dr.sandbox.cf.faults import Faults
+from register_dr.sandbox.lifecycle import timing
 from register_dr.sandbox.lifecycle.control import Endpoints, blob_service, connection_string
 from register_dr.sandbox.lifecycle.secrets import SandboxSecrets
 from register_dr.sandbox.postgres.clusters import ClusterManager
@@ -84,14 +85,24 @@ def build(settings: Settings, readiness: Readiness) -> tuple[FastAPI, CloudContr
     def sandbox_ready() -> JSONResponse:
         doc = readiness.document()
         doc["services"] = services(controller, clusters)
+        doc["timing"] = timing.load(settings.home).name
         return JSONResponse(doc, status_code=200 if readiness.ready else 503)
 
     return app, controller, clusters
 
 
+def apply_timing(settings: Settings, controller: CloudController) -> None:
+    """The home's timing profile from now on: how often the cloud controller polls, how long operations take."""
+    chosen = timing.load(settings.home)
+    controller.poll_interval = chosen.cc_poll_interval
+    controller.broker.durations = chosen.durations()
+    log.info("timing profile %s", chosen.name)
+
+
 def _seed_in_background(settings: Settings, controller: CloudController, readiness: Readiness) -> None:
     world_file = settings.home / "world.json"
     if world_file.exists():
+        apply_timing(settings, controller)
         readiness.ready = True
         readiness.set("ready")
         return
@@ -105,6 +116,7 @@ def _seed_in_background(settings: Settings, controller: CloudController, readine
         seeded = seed_world(controller, storage=storage,
                             backup_connection_string=connection_string(endpoints, secrets), progress=readiness.set)
         save_world(world_file, seeded)
+        apply_timing(settings, controller)
         readiness.ready = True
         readiness.set("ready")
     except Exception as exc:  # the error is reported through /_sandbox/ready and the log
