@@ -20,7 +20,9 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-TOKEN_LIFETIME = 1200.0
+from register_dr.settings import Settings
+
+TOKEN_LIFETIME = Settings.token_lifetime  # the platform's 1200 s, in both profiles
 FILE = "timing.json"
 
 

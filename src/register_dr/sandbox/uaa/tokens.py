@@ -36,7 +36,7 @@ class Uaa:
     users: dict[str, str]
     clients: dict[str, str]
     signing_key: str
-    token_lifetime: float = 3600.0
+    token_lifetime: float = 1200.0  # the platform's (the cf client's access tokens)
     refresh_lifetime: float = 30 * 24 * 3600.0
     not_before: float = field(default=0.0)
 
