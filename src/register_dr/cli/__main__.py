@@ -1,0 +1,3 @@
+from register_dr.cli import main
+
+main()
