@@ -244,10 +244,12 @@ def sql_member_chunks(sql_bytes, describe):
 
     tarfile reads each member's header (GNU long names and pax records included); the member's data is handed on in
     the chunks it arrived in, sliced only where it starts and ends. After the member the rest of the stream is read
-    too, so that a gzip stream cut short or failing its CRC check is an error rather than a silent success.
+    too, so that a gzip stream cut short or failing its CRC check is an error rather than a silent success, and so
+    that a second ``.sql`` member fails the restore (naming every one) instead of being ignored.
     """
     source = iter(sql_bytes)
     pending = b""
+    found = []
     while True:
         while len(pending) < HEADER_WINDOW:
             chunk = next(source, None)
@@ -256,41 +258,66 @@ def sql_member_chunks(sql_bytes, describe):
             pending = pending + chunk if pending else chunk
         if not pending[:TAR_BLOCK].strip(b"\0"):
             break
-        try:
-            with tarfile.open(fileobj=io.BytesIO(pending[:HEADER_WINDOW]), mode="r:") as headers:
-                member = headers.firstmember
-        except tarfile.TarError as exc:
-            raise ArchiveError("Archive %s is not a readable tar archive (%s); choose another backup date." % (
-                describe, exc))
+        member = _first_member(pending, describe)
         if member is None:
             break
+        skip = member.offset_data + (_padded(member.size) if member.isfile() else 0)
         if member.isfile() and member.name.endswith(".sql"):
-            for chunk in _member_data(source, pending[member.offset_data:], member, describe):
-                yield member.name, chunk
-            for _rest in source:
-                pass
-            return
-        skip = member.offset_data + (-(-member.size // TAR_BLOCK) * TAR_BLOCK if member.isfile() else 0)
-        while skip > len(pending):
-            skip -= len(pending)
-            pending = next(source, None)
-            if pending is None:
-                raise ArchiveError("Archive %s is truncated inside %s; choose another backup date." % (
-                    describe, member.name))
-        pending = pending[skip:]
-    raise ArchiveError("Archive %s holds no .sql file; it is not a nightly backup." % describe)
+            found.append(member.name)
+            if len(found) == 1:
+                rest = []
+                for chunk in _member_data(source, pending[member.offset_data:], member, describe, rest):
+                    yield member.name, chunk
+                pending, skip = rest[0], _padded(member.size) - member.size
+        pending = _skip(source, pending, skip, describe, member.name)
+    for _rest in source:
+        pass
+    if not found:
+        raise ArchiveError("Archive %s holds no .sql file; it is not a nightly backup." % describe)
+    if len(found) > 1:
+        raise ArchiveError("Archive %s holds %d .sql files (%s); a nightly backup holds one, and the restore cannot "
+                           "tell which is the backup. The database holds a partial restore of the first: choose "
+                           "another backup date, or repack the archive with the one dump and rerun with clean: true."
+                           % (describe, len(found), ", ".join(found)), members=found)
 
 
-def _member_data(source, first, member, describe):
+def _padded(size):
+    return -(-size // TAR_BLOCK) * TAR_BLOCK
+
+
+def _first_member(pending, describe):
+    try:
+        with tarfile.open(fileobj=io.BytesIO(pending[:HEADER_WINDOW]), mode="r:") as headers:
+            return headers.firstmember
+    except tarfile.TarError as exc:
+        raise ArchiveError("Archive %s is not a readable tar archive (%s); choose another backup date." % (
+            describe, exc))
+
+
+def _skip(source, pending, skip, describe, name):
+    """``pending`` after ``skip`` more bytes of the stream."""
+    while skip > len(pending):
+        skip -= len(pending)
+        pending = next(source, None)
+        if pending is None:
+            raise ArchiveError("Archive %s is truncated inside %s; choose another backup date." % (describe, name))
+    return pending[skip:]
+
+
+def _member_data(source, first, member, describe, rest):
+    """The member's data in the chunks it arrived in; what follows it in the last chunk is appended to ``rest``."""
     read = 0
     data = first
     while True:
         if len(data) > member.size - read:
-            data = data[:member.size - read]
+            data, after = data[:member.size - read], data[member.size - read:]
+        else:
+            after = b""
         if data:
             read += len(data)
             yield data
         if read >= member.size:
+            rest.append(after)
             return
         data = next(source, None)
         if data is None:
@@ -410,40 +437,3 @@ def find_backup(container_client, container, prefix, date):
     chosen["same_day"] = sorted(r["name"] for r in records if (parse_name(r["name"], prefix) or (None,))[0]
                                 == parse_date(date))
     return chosen
-
-
-# --- restoring from a blob ------------------------------------------------------------------------------------
-
-
-def restore_blob(download, connect, classifier, jobs=2, single=False, **options):
-    """blob (a ResumableDownload) -> gunzip -> tar -> SQL -> Postgres. Returns (RestoreResult, stream facts).
-
-    Any failure says which blob and where it broke: compressed byte, SQL byte, dump line.
-    """
-    from ansible_collections.register.dr.plugins.module_utils import pg
-    from ansible_collections.register.dr.plugins.module_utils.azure_blob import AzureStorageError
-
-    describe = download.describe
-    state, sql_chunks = stream_sql(download, describe)
-    counted = {"sql": 0}
-
-    def counting(chunks):
-        for chunk in chunks:
-            counted["sql"] += len(chunk)
-            yield chunk
-
-    started = time.monotonic()
-    try:
-        result = pg.restore(pg.parse_dump(counting(sql_chunks)), connect, classifier, jobs=jobs, single=single,
-                            **options)
-    except (BackupError, pg.PostgresError, AzureStorageError) as exc:
-        where = " (blob %s, compressed byte %d of %s, SQL byte %d)" % (
-            describe, state["gunzip"].compressed, download.size, counted["sql"])
-        exc.msg = exc.msg + where
-        exc.args = (exc.msg,)
-        exc.details.update(compressed_offset=state["gunzip"].compressed, sql_offset=counted["sql"])
-        raise
-    facts = dict(duration=round(time.monotonic() - started, 3), sql_bytes=counted["sql"],
-                 compressed_bytes=state["gunzip"].compressed, member=state["member"], resumes=download.resumes,
-                 resumed_at=list(download.resumed_at))
-    return result, facts

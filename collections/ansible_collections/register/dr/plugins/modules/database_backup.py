@@ -37,6 +37,17 @@ options:
   pg_dump_path:
     description: The C(pg_dump) binary. Defaults to C(pg_dump) on the PATH.
     type: path
+  lock_timeout:
+    description:
+      - Seconds C(pg_dump) may wait for the share lock it takes on each table (its C(--lock-wait-timeout)); behind
+        a session holding an exclusive lock it would otherwise wait forever. C(0) waits forever.
+    type: float
+    default: 60
+  timeout:
+    description:
+      - Seconds the whole backup may take; C(pg_dump) is stopped after that and nothing is committed. C(0) for none.
+    type: float
+    default: 3600
 extends_documentation_fragment:
   - register.dr.azure_storage
   - register.dr.postgres
@@ -120,6 +131,7 @@ from ansible_collections.register.dr.plugins.module_utils.pg import (
     postgres_argument_spec,
     target_from_params,
 )
+from ansible_collections.register.dr.plugins.module_utils.pg.pgdump import DUMP_LOCK_TIMEOUT, DUMP_TIMEOUT
 
 
 def run(module, clients):
@@ -145,7 +157,7 @@ def run(module, clients):
         if not container_client.exists():
             container_client.create_container()
         started = time.monotonic()
-        runner = PgDumpRunner(binary)
+        runner = PgDumpRunner(binary, lock_timeout=p["lock_timeout"], timeout=p["timeout"])
         writer = TarGzBlobWriter(container_client.get_blob_client(name), stem + ".sql")
         for chunk in runner.stream(kwargs):
             writer.write(chunk)
@@ -168,6 +180,8 @@ def main():
         backup_date=dict(type="str"),
         overwrite=dict(type="bool", default=True),
         pg_dump_path=dict(type="path"),
+        lock_timeout=dict(type="float", default=DUMP_LOCK_TIMEOUT),
+        timeout=dict(type="float", default=DUMP_TIMEOUT),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_one_of=[("environment", "prefix")])

@@ -25,7 +25,18 @@ description:
     constraints in parallel. O(mode=single) runs the statements in order on one connection, like C(psql), each
     table's data also loaded with C(TRUNCATE) and C(COPY ... FREEZE) in one transaction.
   - A target that already holds application tables is refused unless O(force=true) or O(clean=true).
-  - After the restore the row count of every table is compared with the rows in the dump.
+  - The dump must be complete - pg_dump's closing trailer and every closing line its header announced - and the
+    archive must hold exactly one C(.sql) member, which is not empty. Otherwise the task fails naming what is
+    missing (or every C(.sql) member), before the parallel restore builds indexes and constraints, and always
+    before the playbooks create the app's keys. When the storage service keeps the blob's Content-MD5, the bytes
+    read are checked against it.
+  - Memory stays bounded whatever the input; a line or statement (a quoted value) longer than O(max_statement_mb)
+    fails with its byte offset.
+  - Every restore session runs with O(lock_timeout) and O(statement_timeout), so a C(DROP) or C(TRUNCATE) never
+    waits forever behind an app's connection.
+  - After the restore the row count of every table (C(ONLY) the table, not its inheritance children) is compared
+    with the rows in the dump. A table whose data was skipped because of an allowed error fails the task unless
+    O(allow_skipped_tables) names it.
 options:
   environment:
     description:
@@ -63,10 +74,33 @@ options:
     type: bool
     default: false
   expected_errors:
-    description: Regular expressions of further error messages this environment expects; each is its own class.
+    description:
+      - Regular expressions of further error messages this environment expects; each is its own class. A pattern
+        must match the whole message (the server's primary message, without C(ERROR:)).
     type: list
     elements: str
     default: []
+  allow_skipped_tables:
+    description:
+      - Tables (C(schema.table), as the dump names them) whose data may be left out because their COPY failed with
+        an allowed error. Any other table skipped that way fails the task.
+    type: list
+    elements: str
+    default: []
+  lock_timeout:
+    description: Seconds a restore statement may wait for a lock before it fails (C(0) waits forever).
+    type: float
+    default: 60
+  statement_timeout:
+    description: Seconds any one restore statement may run, the COPY of the largest table included (C(0) for none).
+    type: float
+    default: 3600
+  max_statement_mb:
+    description:
+      - The longest line or statement (outside COPY data) the restore accepts, in MB; what is longer fails with its
+        byte offset instead of growing the restore's memory. pg_dump writes nothing near the default.
+    type: int
+    default: 32
   verify:
     description: Compare every table's row count with the rows in the dump, and fail on a difference.
     type: bool
@@ -176,6 +210,14 @@ phases:
   description: Seconds per phase of the parallel restore.
   returned: success
   type: dict
+skipped_tables:
+  description: Tables whose data was left out because of an allowed error, and the error class.
+  returned: success
+  type: dict
+md5_checked:
+  description: Whether the blob's stored Content-MD5 was checked against the bytes read (false when none is stored).
+  returned: success
+  type: bool
 """
 
 import os
@@ -196,20 +238,23 @@ from ansible_collections.register.dr.plugins.module_utils.backups import (
     environment_prefix,
     find_backup,
     parse_date,
-    restore_blob,
 )
 from ansible_collections.register.dr.plugins.module_utils.pg import (
+    LOCK_TIMEOUT,
+    STATEMENT_TIMEOUT,
     Connector,
     ErrorClassifier,
     PostgresError,
     TargetNotEmpty,
     application_tables,
     clean_database,
-    count_rows,
     droppable_objects,
     postgres_argument_spec,
     target_from_params,
+    timeout_settings,
 )
+from ansible_collections.register.dr.plugins.module_utils.pg.from_blob import restore_blob
+from ansible_collections.register.dr.plugins.module_utils.pg.verify import compare_rows, skipped_not_allowed
 
 
 def choose(module, clients):
@@ -248,14 +293,27 @@ def prepare_target(module, connect, describe):
         conn.close()
 
 
-def verify(connect, result, jobs):
-    counted = count_rows(connect, [t for t in result.tables if t not in result.skipped], jobs=jobs)
-    tables = []
-    for table, dump_rows in result.tables.items():
-        rows = counted.get(table)
-        tables.append(dict(table=table, dump_rows=dump_rows, rows=rows, match=rows == dump_rows,
-                           skipped=result.skipped.get(table)))
-    return tables
+def check(module, out, result, connect, jobs, name):
+    """Fails the task when a table was skipped without the operator's leave, or (with verify) when a row count
+    differs from the dump's."""
+    p = module.params
+    skipped = skipped_not_allowed(result, p["allow_skipped_tables"])
+    if skipped:
+        out["msg"] = ("Restoring %s left out the data of %s because of an allowed error (%s); the database is missing "
+                      "that data. Fix the cause and rerun with clean: true, or, if that table may stay empty, name it "
+                      "in allow_skipped_tables." % (name, ", ".join(sorted(skipped)), ", ".join(
+                          "%s: %s" % (t, e) for t, e in sorted(skipped.items()))))
+        module.fail_json(**out)
+    if not p["verify"]:
+        return
+    started = time.monotonic()
+    out["tables"] = compare_rows(connect, result, jobs)
+    out["timings"]["verify"] = round(time.monotonic() - started, 3)
+    wrong = [t for t in out["tables"] if not t["match"] and not t["skipped"]]
+    if wrong:
+        out["msg"] = "Row counts differ from the dump after restoring %s: %s" % (name, ", ".join(
+            "%s has %s rows, the dump %s" % (t["table"], t["rows"], t["dump_rows"]) for t in wrong))
+        module.fail_json(**out)
 
 
 def run(module, clients):
@@ -265,7 +323,8 @@ def run(module, clients):
     backup = choose(module, clients)
     timings["find"] = round(time.monotonic() - mark, 3)
     kwargs, describe = target_from_params(p)
-    connect = Connector(kwargs, describe, application_name="register.dr nightly_backup_restore")
+    connect = Connector(kwargs, describe, application_name="register.dr nightly_backup_restore",
+                        session=timeout_settings(p["lock_timeout"], p["statement_timeout"]))
     classifier = ErrorClassifier(p["expected_errors"])
     mark = time.monotonic()
     dropped = prepare_target(module, connect, describe)
@@ -280,6 +339,7 @@ def run(module, clients):
                                  describe="%s/%s" % (backup["container"], backup["name"]))
     try:
         result, facts = restore_blob(download, connect, classifier, jobs=jobs, single=p["mode"] == "single",
+                                     md5=backup.get("md5"), max_sql_bytes=p["max_statement_mb"] * 1024 * 1024,
                                      memory_limit=p["memory_limit_mb"] * 1024 * 1024, spill_dir=p["spill_dir"])
     except (BackupError, PostgresError, AzureStorageError):
         raise
@@ -291,15 +351,7 @@ def run(module, clients):
                jobs=summary["jobs"], expected_errors=summary["expected_errors"], phases=summary["phases"],
                skipped_tables=summary["skipped_tables"], statements=summary["statements"],
                retried_statements=summary["retried_statements"], spilled_bytes=summary["spilled_bytes"], **facts)
-    if p["verify"]:
-        started = time.monotonic()
-        out["tables"] = verify(connect, result, jobs)
-        timings["verify"] = round(time.monotonic() - started, 3)
-        wrong = [t for t in out["tables"] if not t["match"] and not t["skipped"]]
-        if wrong:
-            out["msg"] = "Row counts differ from the dump after restoring %s: %s" % (backup["name"], ", ".join(
-                "%s has %s rows, the dump %s" % (t["table"], t["rows"], t["dump_rows"]) for t in wrong))
-            module.fail_json(**out)
+    check(module, out, result, connect, jobs, backup["name"])
     return out
 
 
@@ -317,6 +369,10 @@ def main():
         force=dict(type="bool", default=False),
         clean=dict(type="bool", default=False),
         expected_errors=dict(type="list", elements="str", default=[]),
+        allow_skipped_tables=dict(type="list", elements="str", default=[]),
+        lock_timeout=dict(type="float", default=LOCK_TIMEOUT),
+        statement_timeout=dict(type="float", default=STATEMENT_TIMEOUT),
+        max_statement_mb=dict(type="int", default=32),
         verify=dict(type="bool", default=True),
         memory_limit_mb=dict(type="int", default=64),
         spill_dir=dict(type="path"),

@@ -6,23 +6,30 @@ import time
 import pytest
 
 from ansible_collections.register.dr.plugins.module_utils.pg import (
-    Budget,
+    CopyData,
+    CopyEnd,
+    CopyStart,
     DumpFormatError,
     ErrorClassifier,
+    MetaCommand,
     PostgresError,
-    StatementSplitter,
-    TableFeed,
+    Statement,
     UnexpectedSQLError,
     parse_dump,
     section_of,
     target_from_params,
 )
+from ansible_collections.register.dr.plugins.module_utils.pg.feeds import Budget, TableFeed
+from ansible_collections.register.dr.plugins.module_utils.pg.splitter import StatementSplitter
 
 DUMP = b"""--
 -- PostgreSQL database dump
 --
 
 \\restrict AbC123
+
+-- Dumped from database version 13.23
+-- Dumped by pg_dump version 18.1
 
 SET statement_timeout = 0;
 SELECT pg_catalog.set_config('search_path', '', false);
@@ -74,45 +81,55 @@ COPY public.empty (id) FROM stdin;
 ALTER TABLE ONLY public.trainees
     ADD CONSTRAINT trainees_pkey PRIMARY KEY (id);
 
+
+--
+-- PostgreSQL database dump complete
+--
+
 \\unrestrict AbC123
+
 """
 
 
-def events(data: bytes, size: int) -> list:
-    out = []
-    for event in parse_dump(data[i:i + size] for i in range(0, len(data), size)):
-        if out and event[0] == "data" and out[-1][0] == "data":
-            out[-1] = ("data", out[-1][1] + event[1])
+OPEN = b"--\n-- PostgreSQL database dump\n--\n\n"
+CLOSE = b"\n--\n-- PostgreSQL database dump complete\n--\n\n"
+
+
+def items(data: bytes, size: int) -> list:
+    out: list = []
+    for item in parse_dump(data[i:i + size] for i in range(0, len(data), size)):
+        if out and isinstance(item, CopyData) and isinstance(out[-1], CopyData):
+            out[-1] = CopyData(out[-1].data + item.data)
         else:
-            out.append(event)
+            out.append(item)
     return out
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 5, 7, 64, 100000])
 def test_the_dump_splits_the_same_whatever_the_chunk_size(size: int) -> None:
-    got = events(DUMP, size)
-    kinds = [e[0] for e in got]
-    assert kinds == ["sql", "sql", "sql", "sql", "sql", "copy", "data", "end", "copy", "end", "sql"]
+    got = items(DUMP, size)
+    kinds = [type(e).__name__ for e in got]
+    assert kinds == ["Statement"] * 5 + ["CopyStart", "CopyData", "CopyEnd", "CopyStart", "CopyEnd", "Statement"]
     function = got[3]
-    assert function[1].startswith("CREATE FUNCTION public.touch()") and function[1].endswith("$$;")
-    assert function[2]["type"] == "FUNCTION" and function[2]["name"] == "touch()"
-    assert got[4][1].endswith("NOT NULL\n);") and got[4][2]["name"] == "trainees"
-    assert got[5][3] == "public.trainees" and got[5][2]["type"] == "TABLE DATA"
-    assert got[6][1] == b"1\tO'Brien\n2\tline\\nbreak;\n3\t\\\\.\n"
-    assert got[7] == ("end", 3)
-    assert got[8][3] == "public.empty" and got[9] == ("end", 0)
-    assert section_of(got[10][2]) == "post-data" and section_of(got[4][2]) == "pre-data"
-    assert not any("restrict" in str(e[1]) for e in got if e[0] == "sql")
+    assert function.text.startswith("CREATE FUNCTION public.touch()") and function.text.endswith("$$;")
+    assert function.header.type == "FUNCTION" and function.header.name == "touch()"
+    assert got[4].text.endswith("NOT NULL\n);") and got[4].header.name == "trainees"
+    assert got[5].table == "public.trainees" and got[5].header.type == "TABLE DATA"
+    assert got[6].data == b"1\tO'Brien\n2\tline\\nbreak;\n3\t\\\\.\n"
+    assert got[7] == CopyEnd("public.trainees", 3)
+    assert got[8].table == "public.empty" and got[9] == CopyEnd("public.empty", 0)
+    assert section_of(got[10].header) == "post-data" and section_of(got[4].header) == "pre-data"
+    assert not any("restrict" in e.text for e in got if isinstance(e, Statement))
 
 
 def test_a_copy_block_cut_short_is_a_truncated_dump() -> None:
     with pytest.raises(DumpFormatError, match=r"inside the COPY data of public.t \(after \d+ rows\): the file is"):
-        list(parse_dump([b"COPY public.t (id) FROM stdin;\n1\n2\n3\n4\n5"]))
+        list(parse_dump([OPEN + b"COPY public.t (id) FROM stdin;\n1\n2\n3\n4\n5"]))
 
 
 def test_connect_is_ignored_and_other_meta_commands_refused() -> None:
-    assert list(parse_dump([b"\\connect register\nSELECT 1;\n"])) == [
-        ("meta", "\\connect", 1), ("sql", "SELECT 1;", None, 2)]
+    assert list(parse_dump([OPEN + b"\\connect register\nSELECT 1;\n" + CLOSE])) == [
+        MetaCommand("\\connect", 5), Statement("SELECT 1;", None, 6, len(OPEN) + 18)]
     with pytest.raises(DumpFormatError, match=r"Line 1 holds the psql meta-command \\i"):
         list(parse_dump([b"\\i other.sql\n"]))
 
@@ -199,7 +216,7 @@ def test_targets_come_from_a_key_a_dsn_or_libpq_options_and_never_show_the_passw
 
 def test_the_stream_waits_for_a_loader_instead_of_spilling(tmp_path) -> None:
     budget = Budget(4 * 1024, patience=2.0)
-    feed = TableFeed("public.trainees", "COPY public.trainees FROM stdin;", "trainees", budget, str(tmp_path))
+    feed = TableFeed(CopyStart("COPY public.trainees FROM stdin;", "public.trainees", None, 1), budget, str(tmp_path))
     received = []
 
     def loader():
@@ -222,7 +239,7 @@ def test_the_stream_waits_for_a_loader_instead_of_spilling(tmp_path) -> None:
 
 def test_data_no_loader_takes_goes_to_a_spill_file_in_order(tmp_path) -> None:
     budget = Budget(1024, patience=0.05)
-    feed = TableFeed("public.audits", "COPY public.audits FROM stdin;", "audits", budget, str(tmp_path))
+    feed = TableFeed(CopyStart("COPY public.audits FROM stdin;", "public.audits", None, 1), budget, str(tmp_path))
     chunks = [bytes([65 + i]) * 300 for i in range(10)]
     started = time.monotonic()
     for chunk in chunks:

@@ -1,0 +1,66 @@
+# -*- coding: utf-8 -*-
+# Copyright: register.dr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A nightly backup restored straight from its blob: blob -> (MD5 check) -> gunzip -> tar -> dump items -> engine."""
+
+from __future__ import absolute_import, annotations, division, print_function
+
+__metaclass__ = type
+
+import base64
+import hashlib
+import time
+
+from ansible_collections.register.dr.plugins.module_utils.azure_blob import AzureStorageError
+from ansible_collections.register.dr.plugins.module_utils.backups import ArchiveError, BackupError, stream_sql
+from ansible_collections.register.dr.plugins.module_utils.pg import MAX_SQL_BYTES, PostgresError, parse_dump, restore
+
+
+def checked_md5(chunks, expected, describe):
+    """``chunks`` passed on while their MD5 is computed; at their end, an ArchiveError if it is not ``expected`` (the
+    blob's Content-MD5, base64, as the storage service keeps it). Without ``expected`` nothing is computed."""
+    if not expected:
+        yield from chunks
+        return
+    digest = hashlib.md5(usedforsecurity=False)
+    for chunk in chunks:
+        digest.update(chunk)
+        yield chunk
+    got = base64.b64encode(digest.digest()).decode()
+    if got != expected:
+        raise ArchiveError("Archive %s does not match its stored Content-MD5: the service keeps %s, the bytes read "
+                           "hash to %s. The blob was damaged or replaced; choose another backup date, or recreate "
+                           "the backup." % (describe, expected, got), content_md5=expected, read_md5=got)
+
+
+def restore_blob(download, connect, classifier, jobs=2, single=False, md5=None, max_sql_bytes=None, **options):
+    """blob (a ResumableDownload) -> gunzip -> tar -> SQL -> Postgres. Returns (RestoreResult, stream facts).
+
+    ``md5`` is the blob's stored Content-MD5 (base64), checked against the bytes read when given. Any failure says
+    which blob and where it broke: compressed byte, SQL byte, dump line.
+    """
+    describe = download.describe
+    state, sql_chunks = stream_sql(checked_md5(download, md5, describe), describe)
+    counted = {"sql": 0}
+
+    def counting(chunks):
+        for chunk in chunks:
+            counted["sql"] += len(chunk)
+            yield chunk
+
+    started = time.monotonic()
+    try:
+        items = parse_dump(counting(sql_chunks), max_sql_bytes or MAX_SQL_BYTES)
+        result = restore(items, connect, classifier, jobs=jobs, single=single, **options)
+    except (BackupError, PostgresError, AzureStorageError) as exc:
+        where = " (blob %s, compressed byte %d of %s, SQL byte %d)" % (
+            describe, state["gunzip"].compressed, download.size, counted["sql"])
+        exc.msg = exc.msg + where
+        exc.args = (exc.msg,)
+        exc.details["compressed_offset"] = state["gunzip"].compressed
+        exc.details.setdefault("sql_offset", counted["sql"])
+        raise
+    facts = dict(duration=round(time.monotonic() - started, 3), sql_bytes=counted["sql"],
+                 compressed_bytes=state["gunzip"].compressed, member=state["member"], resumes=download.resumes,
+                 resumed_at=list(download.resumed_at), md5_checked=bool(md5))
+    return result, facts
