@@ -29,8 +29,10 @@ from ansible_collections.register.dr.plugins.module_utils.pg.items import (
 RETRYABLE_STATES = ("40P01", "40001")
 INSUFFICIENT_PRIVILEGE = "42501"
 SESSION_RE = re.compile(r"^(SET\s|SELECT\s+pg_catalog\.set_config\()", re.IGNORECASE)
-# pg_dump switches the session's timeouts off at the top of every dump; the restore keeps its own.
-OWN_TIMEOUT_RE = re.compile(r"^SET\s+(lock_timeout|statement_timeout)\s*(=|TO)\s", re.IGNORECASE)
+# pg_dump switches the session's timeouts off at the top of every dump; the restore keeps its own. pg_dump 17 and
+# later also write transaction_timeout, which a server older than 17 does not know.
+OWN_TIMEOUT_RE = re.compile(r"^SET\s+(lock_timeout|statement_timeout|transaction_timeout)\s*(=|TO)\s",
+                            re.IGNORECASE)
 
 
 class RestoreResult(object):
@@ -54,7 +56,7 @@ class RestoreResult(object):
 
 
 def keeps_own_timeout(text):
-    """Whether ``text`` is the dump's ``SET lock_timeout``/``SET statement_timeout``, which the restore skips."""
+    """Whether ``text`` is the dump's ``SET`` of a timeout (lock, statement, transaction), which the restore skips."""
     return OWN_TIMEOUT_RE.match(text) is not None
 
 
