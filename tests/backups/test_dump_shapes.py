@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from register_dr.sandbox.nightly import nightly_backup
+from register_dr.sandbox.world.nightly import nightly_backup
 from tests.backups.conftest import BACKUP_DATE, EXTENSIONS, PROD_PREFIX, Modules, World, key
 from tests.backups.shapes import CORPUS, READER, snapshot
 
