@@ -215,7 +215,7 @@ def prune_archives(clusters_root: Path) -> None:
 
 def check_space(work: Path, size_mb: int, methods: str) -> None:
     free_mb = shutil.disk_usage(work).free // (1024 * 1024)
-    needed = size_mb * (4 + 3 * len(methods))
+    needed = size_mb * (8 + len(methods))  # the source, its dumps, one target at a time, WAL between prunings
     if free_mb < needed:
         raise SystemExit(f"{work} has {free_mb} MB free; a {size_mb} MB benchmark of {len(methods)} methods needs "
                          f"about {needed} MB: free some space or give --workdir on a larger disk")
@@ -324,20 +324,34 @@ def prepare(args: argparse.Namespace, work: Path, clusters: ClusterManager, conn
     folder = directory_dump(source, work, args.jobs) if "p" in args.methods else None
     prune_archives(work / "clusters")
     console.log(f"dump {sql.stat().st_size / 1e6:.0f} MB of SQL, archive {blob_size / 1e6:.0f} MB")
-    targets = {}
-    for method in args.methods:
+    return {"source": source, "sql": sql, "blob_size": blob_size, "folder": folder, "targets": {},
+            "expected": (checksums(source), shape(source)), "same_data": {}, "same_shape": {}}
+
+
+def target(clusters: ClusterManager, setup: dict, method: str) -> dict:
+    """The method's target database, made at its first run; ``compare`` destroys it after its last."""
+    if method not in setup["targets"]:
         clusters.create(f"target-{method}", dbname=f"rdsbroker_target_{method}", extensions=EXTENSIONS)
-        targets[method] = new_key(clusters, f"target-{method}", f"restorer_{method}")
-    return {"source": source, "sql": sql, "blob_size": blob_size, "folder": folder, "targets": targets}
+        setup["targets"][method] = new_key(clusters, f"target-{method}", f"restorer_{method}")
+    return setup["targets"][method]
 
 
-def run_methods(args: argparse.Namespace, work: Path, setup: dict, connection_string: str) -> tuple[dict, dict]:
+def compare(clusters: ClusterManager, setup: dict, method: str) -> None:
+    """Compares the method's database with the source, then destroys it."""
+    creds = setup["targets"].pop(method)
+    setup["same_data"][method] = checksums(creds) == setup["expected"][0]
+    setup["same_shape"][method] = shape(creds) == setup["expected"][1]
+    clusters.destroy(f"target-{method}")
+
+
+def run_methods(args: argparse.Namespace, work: Path, clusters: ClusterManager, setup: dict,
+                connection_string: str) -> tuple[dict, dict]:
     """Each method ``--repeat`` times, interleaved: (seconds per method, the child's details of the last run)."""
     times: dict[str, list[float]] = {m: [] for m in args.methods}
     details: dict[str, dict] = {}
     for rep in range(args.repeat):
         for method in args.methods:
-            creds = setup["targets"][method]
+            creds = target(clusters, setup, method)
             empty(creds)
             # every method starts with no dirty pages waiting for writeback: one restore writes about 5 GB
             # (heap, WAL and its archive), which otherwise slows whichever method runs next
@@ -353,17 +367,16 @@ def run_methods(args: argparse.Namespace, work: Path, setup: dict, connection_st
                     details[method] = in_child(method, creds, connection_string, setup["sql"], args.jobs)
                     seconds = details[method]["seconds"]
             times[method].append(seconds)
-            prune_archives(work / "clusters")
             console.log(f"run {rep + 1} {method} {METHODS[method]}: {seconds:.2f}s")
+            if rep == args.repeat - 1:
+                compare(clusters, setup, method)
+            prune_archives(work / "clusters")
     return times, details
 
 
 def report(args: argparse.Namespace, setup: dict, times: dict, details: dict) -> int:
     medians = {m: statistics.median(v) for m, v in times.items()}
-    expected = checksums(setup["source"])
-    same_data = {m: checksums(c) == expected for m, c in setup["targets"].items()}
-    source_shape = shape(setup["source"])
-    same_shape = {m: shape(c) == source_shape for m, c in setup["targets"].items()}
+    same_data, same_shape = setup["same_data"], setup["same_shape"]
     sql_size, blob_size = setup["sql"].stat().st_size, setup["blob_size"]
     table = Table(title=f"Restore of a {sql_size / 1e6:.0f} MB dump ({blob_size / 1e6:.0f} MB tar.gz), "
                         f"{args.repeat} runs, jobs={args.jobs}")
@@ -414,7 +427,7 @@ def main() -> int:
     with bench_world(args.workdir, "register-dr-bench-") as (work, azurite, clusters):
         check_space(work, args.size_mb, args.methods)
         setup = prepare(args, work, clusters, azurite.connection_string())
-        times, details = run_methods(args, work, setup, azurite.connection_string())
+        times, details = run_methods(args, work, clusters, setup, azurite.connection_string())
         return report(args, setup, times, details)
 
 
