@@ -37,6 +37,7 @@ from register_dr.settings import Settings
 # The prompt `main` writes before reading the secrets from its terminal; the runner answers it.
 SECRETS_PROMPT = "register-dr: credentials (not echoed): "
 SECRETS_CHANNEL_ENV = "REGISTER_DR_SECRETS_CHANNEL"
+SECRETS_FILE_ENV = "REGISTER_DR_SECRETS_FILE"
 SECRETS_TIMEOUT = 60.0
 
 # Environment variable names whose values are secrets. Values of other variables that contain a secret value are
@@ -359,17 +360,39 @@ def _read_secrets(stream: Any, timeout: float | None = None) -> dict[str, str]:
     return json.loads(base64.b64decode(line.strip()))
 
 
+def read_secrets_file(path: Path) -> dict[str, str]:
+    """The credentials an execution node keeps for register-dr (AWX, receptor): a JSON object of environment
+    variables in a file only its owner may read, e.g. a mounted Kubernetes secret. It is read when the playbook
+    starts and never copied: ansible-runner's records (the ``command`` file, the streamed status) hold only its path."""
+    mode = path.stat().st_mode
+    if mode & 0o077:
+        raise ValueError(f"{path} may be read by others (mode {oct(mode & 0o777)}): chmod 600 it")
+    doc = json.loads(path.read_text())
+    if not isinstance(doc, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in doc.items()):
+        raise ValueError(f"{path} must hold a JSON object of environment variables (names to strings)")
+    return doc
+
+
+def playbook_main() -> None:
+    """``register-dr-playbook ARGS...``: ansible-playbook with the node's credentials (``REGISTER_DR_SECRETS_FILE``)
+    added to its environment; the binary an AWX job or ``ansible-runner worker`` runs instead of ansible-playbook."""
+    main(["ansible-playbook", *sys.argv[1:]])
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m register_dr.runner PROGRAM ARGS...``: read the secrets if the runner has them, then exec."""
     args = list(sys.argv[1:] if argv is None else argv)
     if not args:
         sys.exit("usage: python -m register_dr.runner ansible-playbook ARGS...")
     env = dict(os.environ)
-    if env.pop(SECRETS_CHANNEL_ENV, None):
-        try:
+    secrets_file = env.pop(SECRETS_FILE_ENV, None)
+    try:
+        if env.pop(SECRETS_CHANNEL_ENV, None):
             env.update(_read_secrets(sys.stdin))
-        except (TimeoutError, ValueError) as exc:
-            sys.exit(f"register-dr: {exc}")
+        if secrets_file:
+            env.update(read_secrets_file(Path(secrets_file)))
+    except (TimeoutError, ValueError, OSError) as exc:
+        sys.exit(f"register-dr: {exc}")
     program = args[0]
     if os.sep not in program:
         beside = Path(sys.executable).parent / program
