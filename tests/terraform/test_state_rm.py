@@ -19,13 +19,15 @@ from pathlib import Path
 import pytest
 from ansible_collections.register.dr.plugins.module_utils.tfstate import (
     AzureBackend,
+    BackendClients,
+    LeaseLost,
     LocalBackend,
+    State,
     StateChanged,
     StateError,
     StateLocked,
     remove_addresses,
 )
-from ansible_collections.register.dr.plugins.modules.terraform_state_rm import BackendStorageClients
 from azure.storage.blob import BlobLeaseClient
 
 from register_dr.sandbox.lifecycle.control import Endpoints, blob_service
@@ -218,10 +220,10 @@ class StateAccount:
         self.service.create_container(self.container)
 
     def params(self, **extra) -> dict:
-        return {"account_name": self.account, "account_key": self.key, "storage_retries": 1, **extra}
+        return {"account_name": self.account, "access_key": self.key, "storage_retries": 1, **extra}
 
     def backend(self, key: str = "production-bat.tfstate", workspace: str | None = None) -> AzureBackend:
-        return AzureBackend(BackendStorageClients(self.params()), self.container, key, workspace)
+        return AzureBackend(BackendClients(self.params()), self.container, key, workspace)
 
     def blob(self, key: str = "production-bat.tfstate"):
         return self.service.get_blob_client(self.container, key)
@@ -324,7 +326,8 @@ def test_a_state_changed_between_read_and_write_is_not_overwritten(account: Stat
     account.put(theirs)
     with pytest.raises(StateChanged) as refused:
         backend.write(b'{"version": 4}', etag=etag)
-    assert "changed after it was read" in refused.value.msg or "was broken" in refused.value.msg
+    # The lease went first (Azure checks the lease before the ETag), so the refusal says the lock was lost.
+    assert isinstance(refused.value, LeaseLost) and "was lost while writing it" in refused.value.msg
     assert account.get() == theirs
     backend.lease_id = None
 
@@ -367,3 +370,53 @@ def test_the_module_on_a_state_blob_as_the_runbook_uses_it(account: StateAccount
     (terraform.workdir / "terraform.tfstate").write_bytes(account.blob().download_blob().readall())
     assert "module.paas.terraform_data.instance" not in terraform.state_list()
     assert len(terraform.state_list()) == 4
+
+
+# --- local state written atomically (issue 15: a crash mid-write must never leave a truncated state) ---------------
+def test_a_local_write_replaces_the_file_whole_and_keeps_terraform_out_until_unlock(terraform: Terraform) -> None:
+    """Terraform locks local state with fcntl on the state file (hashicorp/terraform internal/states/statemgr/
+    filesystem_lock_unix.go); the new file is locked before it is renamed into place, so the lock holds across it."""
+    state_file = terraform.workdir / "terraform.tfstate"
+    inode, mode = state_file.stat().st_ino, state_file.stat().st_mode
+    backend = LocalBackend(str(state_file))
+    backend.lock("register.dr.terraform_state_rm")
+    try:
+        data, _ = backend.read()
+        backend.write(State.from_bytes(data).without(["terraform_data.app[0]"])[0].to_bytes())
+        assert state_file.stat().st_ino != inode and state_file.stat().st_mode == mode
+        refused = terraform("state", "rm", "terraform_data.app[1]", check=False)
+        assert refused.returncode != 0 and "Error acquiring the state lock" in refused.stderr, refused.stderr
+    finally:
+        backend.unlock()
+    assert sorted(p.name for p in terraform.workdir.glob(".terraform.tfstate*")) == []
+    assert "terraform_data.app[0]" not in terraform.state_list()
+    terraform("state", "rm", "terraform_data.app[1]")
+
+
+def test_a_write_that_fails_midway_leaves_the_old_state_and_gives_the_lock_back(terraform: Terraform,
+                                                                                 monkeypatch) -> None:
+    state_file = terraform.workdir / "terraform.tfstate"
+    before = state_file.read_bytes()
+    real_replace = os.replace
+
+    def crash_on_the_state(src, dst):
+        if str(dst) == str(state_file):
+            raise OSError(28, "No space left on device")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", crash_on_the_state)
+    with pytest.raises(OSError, match="No space left"):
+        remove_addresses(LocalBackend(str(state_file)), ["terraform_data.app[0]"])
+    monkeypatch.undo()
+    assert state_file.read_bytes() == before
+    assert [p.name for p in terraform.workdir.iterdir() if p.name.endswith(".tmp")] == []
+    assert terraform.state_list() == ALL
+    terraform("state", "rm", "terraform_data.app[0]")  # the lock was given back
+
+
+def test_an_empty_local_state_is_an_error_not_a_fresh_state(tmp_path: Path) -> None:
+    state = tmp_path / "terraform.tfstate"
+    state.write_bytes(b"")
+    result = run_module({"backend": "local", "path": str(state), "addresses": ["module.paas.terraform_data.instance"]})
+    assert result["rc"] != 0 and "is empty (0 bytes), so it holds no Terraform state" in result["msg"], result
+    assert state.read_bytes() == b"" and not (tmp_path / "terraform.tfstate.backup").exists()

@@ -144,9 +144,11 @@ def test_what_is_not_a_v4_state_is_refused_before_anything_is_written(data, word
     assert words in raised.value.msg and "tfstate/x.tfstate" in raised.value.msg
 
 
-def test_an_empty_state_is_a_new_one():
-    empty = State.from_bytes(b"")
-    assert empty.document["version"] == 4 and empty.addresses() == []
+def test_an_empty_state_is_an_error_not_a_new_state():
+    # A crash while writing in place leaves an empty file; reading it as a fresh state would forget everything.
+    for data in (b"", b"  \n"):
+        with pytest.raises(StateError, match="is empty .* no Terraform state: nothing was changed.*backup"):
+            State.from_bytes(data, where="The state /srv/terraform.tfstate")
 
 
 def test_workspace_blob_names_follow_the_azurerm_backend():
