@@ -65,6 +65,26 @@ def test_the_plain_install_has_no_sandbox_packages_and_says_which_extra_has_them
     assert "pip install 'register-dr[sandbox]'" in " ".join(refused.stderr.split())
 
 
+def _project(venv: Path) -> Path:
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    return venv / "lib" / version / "site-packages" / "register_dr" / "project"
+
+
+def test_the_wheel_carries_every_scenario_with_its_roles_and_modules(installed: Path, tmp_path: Path) -> None:
+    """Each scenario's playbook, in the installed copy, resolves its roles and the collection's modules."""
+    listed = _run(installed / "bin" / "python", "-c", "import json; from register_dr import facts; "
+                  "print(json.dumps([str(facts.PROJECT_ROOT), sorted(facts.scenarios())]))", cwd=tmp_path)
+    root, scenarios = json.loads(listed.stdout)
+    assert Path(root) == _project(installed)
+    from register_dr.facts import scenarios as checkout_scenarios
+
+    assert scenarios == sorted(checkout_scenarios()) and "lost_instance" in scenarios
+    for scenario in scenarios:
+        checked = _run(installed / "bin" / "ansible-playbook", "--syntax-check", "-i", "inventories/production",
+                       f"playbooks/{scenario}.yml", cwd=_project(installed), ANSIBLE_HOME=str(tmp_path / "ansible"))
+        assert checked.returncode == 0, f"{scenario}: {checked.stdout[-2000:]}{checked.stderr[-2000:]}"
+
+
 def test_installed_wheel_dry_runs_a_scenario_against_the_sandbox(installed: Path, sandbox, tmp_path: Path) -> None:
     prod = ENVIRONMENTS["production"]
     client = SandboxClient.from_settings(sandbox.settings)
@@ -82,8 +102,7 @@ def test_installed_wheel_dry_runs_a_scenario_against_the_sandbox(installed: Path
     assert [s["step"] for s in timeline["steps"] if s["result"] == "planned"] == ["reboot"]
     # The playbook and its project came from the installed package, not from this checkout.
     command = json.loads((artifacts / "artifacts" / "ansible" / "command").read_text())
-    project = installed / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages" / \
-        "register_dr" / "project"
+    project = _project(installed)
     assert Path(command["cwd"]) == project
     assert str(project / "playbooks" / "reboot.yml") in command["command"]
     assert not any(str(REPO) in part for part in command["command"])
