@@ -29,6 +29,16 @@ node_modules/.bin/azurite-blob: package.json package-lock.json
 
 install: $(BIN)/register-dr node_modules/.bin/azurite-blob
 
+# The awx.awx collection, to validate awx/configure.yml against its modules' own argument specs (tests only): taken
+# from the community `ansible` package on PyPI, the one place it is published that these machines reach.
+AWX_COLLECTION := .tools/awx/ansible_collections/awx/awx
+$(AWX_COLLECTION)/meta/runtime.yml: | $(BIN)/register-dr
+	$(BIN)/pip download --quiet --no-deps -d .tools/wheels 'ansible==12.3.0'
+	$(BIN)/python -c "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); \
+	  [z.extract(n, '.tools/awx') for n in z.namelist() if n.startswith('ansible_collections/awx/awx/')]" \
+	  .tools/wheels/ansible-12.3.0-py3-none-any.whl
+	@touch $@
+
 lint: install
 	$(BIN)/ruff check src tests bench tools $(COLLECTION)/plugins $(COLLECTION)/tests
 
@@ -39,7 +49,7 @@ sanity: install
 	  mkdir -p $(HOME)/.ansible/test/cache && cp tools/ansible_test_pip_bootstrap.py $(HOME)/.ansible/test/cache/get_pip_$$v.py
 	cd $(COLLECTION) && ansible-test sanity --python 3.11
 
-unit: install
+unit: install $(AWX_COLLECTION)/meta/runtime.yml
 	$(BIN)/pytest -q -m "not sandbox and not slow" $(PYTEST_ARGS)
 
 # One shared sandbox: the independent tests in parallel first; then the tests that change its world one at a time
@@ -50,7 +60,7 @@ unit: install
 SERIAL_LOG := $(TEST_HOME).serial.log
 SCENARIO_TESTS := tests/scenarios tests/runner/test_drills.py
 
-pytest: install
+pytest: install $(AWX_COLLECTION)/meta/runtime.yml
 	rm -rf $(TEST_HOME) && mkdir -p $(TEST_HOME) && chmod 755 $(TEST_HOME)
 	$(BIN)/register-dr sandbox up --home $(TEST_HOME)
 	REGISTER_DR_TEST_HOME=$(TEST_HOME) $(BIN)/pytest -q -n 2 -m "not sandbox and not slow" $(PYTEST_ARGS) || \

@@ -4,7 +4,7 @@
 unlock, incident) and ``sandbox`` (the local platform) add their commands to it.
 """
 
-from register_dr.cli import incidents, runs, sandbox  # noqa: F401 - each adds its commands to main
+from register_dr.cli import awx, incidents, runs, sandbox  # noqa: F401 - each adds its commands to main
 from register_dr.cli.base import main
 
 __all__ = ["main"]
