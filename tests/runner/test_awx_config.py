@@ -29,12 +29,13 @@ def _awx_collection() -> Path:
 def _spec_in(source: str, marker: str) -> dict:
     """The ``dict(...)`` literal that follows ``marker`` in a module's source, evaluated with nothing but dict."""
     start = source.index(marker) + len(marker) - len("dict(")
-    depth, end = 0, start
-    for end, char in enumerate(source[start:], start):
+    depth, stop = 0, start
+    for index, char in enumerate(source[start:], start):
         depth += {"(": 1, ")": -1}.get(char, 0)
         if depth == 0 and char == ")":
+            stop = index + 1
             break
-    node = ast.parse(source[start:end + 1], mode="eval")
+    node = ast.parse(source[start:stop], mode="eval")
     return eval(compile(node, "<argspec>", "eval"), {"__builtins__": {}, "dict": dict, "env_fallback": env_fallback})  # noqa: S307
 
 
