@@ -29,6 +29,7 @@ class SandboxPlatform:
         self.env: Environment = environment(env_name)
         self.client = SandboxClient.from_settings(settings)
         self._app_names: dict[str, str] = {}
+        self._space: str | None = None
 
     def instance(self, name: str | None = None) -> dict | None:
         return self.client.find_service_instance(self.env.space, name or self.env.service)
@@ -86,7 +87,9 @@ class SandboxPlatform:
     def route_apps(self, routes: list[dict]) -> dict[str, list[str]]:
         """Where each route (``{host, domain, path}``) of the environment's space sends its traffic: the names of
         its destination apps, sorted, read through the CF API (``GET /v3/routes``, destinations inline)."""
-        space = self.client.space_guid(self.env.space)
+        if self._space is None:
+            self._space = self.client.space_guid(self.env.space)
+        space = self._space
         if not self._app_names:
             found = self.client.get("/v3/apps", space_guids=space, per_page="5000")["resources"]
             self._app_names = {app["guid"]: app["name"] for app in found}
