@@ -82,8 +82,9 @@ def test_data_loss_killed_at_every_step_converges(platform: Platform) -> None:
     old = platform.instance("production", "register-postgres-13-production-old")
     assert old is not None and old["guid"] == damaged["guid"]
     new = platform.instance("production")
-    assert platform.parameters(new["guid"])["restore_from_point_in_time_of"] == damaged["guid"]
-    assert platform.parameters(new["guid"])["restore_from_point_in_time_before"] == f"{snapshot:%Y-%m-%d %H:%M:%S}"
+    params = platform.parameters(new["guid"])  # the broker's GetInstance fields, the time in RFC 3339
+    assert params["restored_from_point_in_time_of"] == damaged["guid"]
+    assert params["restored_from_point_in_time_before"] == f"{snapshot:%Y-%m-%dT%H:%M:%SZ}"
     with psycopg.connect(**conninfo_params(platform.credentials("production")), autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM audits").fetchone()[0] == good
     settled = platform.play("production", "data_loss", *args)

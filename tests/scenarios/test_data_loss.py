@@ -52,8 +52,9 @@ def test_data_loss_recovers_to_a_bst_time_and_keeps_the_old_instance(platform: P
     new = platform.instance("productiondata")
     assert new["guid"] != damaged["guid"]
     params = platform.parameters(new["guid"])
-    assert params["restore_from_point_in_time_of"] == damaged["guid"]
-    assert params["restore_from_point_in_time_before"] == f"{snapshot:%Y-%m-%d %H:%M:%S}"
+    # The broker's GetInstance fields (paas-rds-broker broker.go GetInstance), the time in RFC 3339.
+    assert params["restored_from_point_in_time_of"] == damaged["guid"]
+    assert params["restored_from_point_in_time_before"] == f"{snapshot:%Y-%m-%dT%H:%M:%SZ}"
     restored = platform.credentials("productiondata")
     assert _rows(restored, "SELECT id, label FROM dr_probe ORDER BY id") == [(1, "before")]
     assert _rows(restored, "SELECT count(*) FROM trainees")[0][0] == trainees

@@ -38,11 +38,12 @@ def drill(ctx: DrillContext) -> None:
                    f"{platform.env.service}-old is {old['guid'] if old else 'missing'}, damaged was {damaged['guid']}")
         new = platform.instance()
         params = platform.parameters(new["guid"]) if new else {}
+        # The platform's parameters are the broker's GetInstance fields (paas-rds-broker broker.go GetInstance).
         ctx.verify("new instance restored from the point in time",
-                   params.get("restore_from_point_in_time_of") == damaged["guid"]
-                   and params.get("restore_from_point_in_time_before") == f"{target:%Y-%m-%d %H:%M:%S}",
-                   f"restore_from_point_in_time_of={params.get('restore_from_point_in_time_of')}, "
-                   f"restore_from_point_in_time_before={params.get('restore_from_point_in_time_before')}")
+                   params.get("restored_from_point_in_time_of") == damaged["guid"]
+                   and params.get("restored_from_point_in_time_before") == f"{target:%Y-%m-%dT%H:%M:%SZ}",
+                   f"restored_from_point_in_time_of={params.get('restored_from_point_in_time_of')}, "
+                   f"restored_from_point_in_time_before={params.get('restored_from_point_in_time_before')}")
         verify_recovered(ctx, new, reference, "the moment recovered to", "before that moment", "after it")
     with ctx.step("tidy up: delete -old") as step:
         tidy = ctx.scenario("tidy_up", directory="tidy-up")

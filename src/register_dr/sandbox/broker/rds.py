@@ -1,10 +1,11 @@
 """An RDS-broker-like `postgres` service broker: its rules and state machine, no HTTP.
 
-It follows paas-rds-broker as upstream-facts.md describes it: create and update parameters (unknown keys rejected),
-point-in-time restore from another instance of the same plan, org and space inside the restorable window, reboot
-and failover, keys that each create a database user, asynchronous operations reported through ``last_operation``
-with the broker's descriptions. Each rule is one function raising ``BrokerError`` with the broker's text, checked
-before anything changes. Instances are real Postgres clusters (``ClusterManager``).
+It follows paas-rds-broker (rdsbroker/broker.go): parameters decoded as Go decodes them (unknown fields and wrong
+types rejected with Go's text), point-in-time restore from another instance of the same org, space and plan,
+reboot and failover, keys that each create a database user, asynchronous operations reported through
+``last_operation`` with the broker's descriptions, and ``GetInstance`` answering the instance's settings and where it
+was restored from. Each rule raises ``BrokerError`` with the platform's text before anything changes. Instances are
+real Postgres clusters (``ClusterManager``).
 """
 
 from __future__ import annotations
@@ -21,29 +22,37 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from register_dr.sandbox.broker.catalog import CREATE_PARAMETERS, PLANS, UPDATE_PARAMETERS, Plan
+from register_dr.sandbox.broker.catalog import PLANS, Plan
+from register_dr.sandbox.broker.params import PROVISION_FIELDS, UPDATE_FIELDS, decode
 from register_dr.sandbox.broker.rules import (
     BrokerError,
     InstanceGone,
     db_instance_id,
     db_name,
     rule_before_needs_of,
-    rule_boolean,
     rule_broker_time,
+    rule_enable_and_disable,
     rule_extensions,
     rule_failover,
     rule_inside_window,
-    rule_known_parameters,
     rule_not_snapshot_and_pitr,
+    rule_plan_change,
     rule_plan_exists,
-    rule_plan_has_backups,
-    rule_reboot_alone,
-    rule_same_org_and_space,
-    rule_same_plan,
+    rule_same_org_space_and_plan,
+    rule_source_has_backups,
+    rule_valid_guid,
 )
 from register_dr.sandbox.postgres.clusters import ClusterError, ClusterManager
 
 __all__ = ["BrokerError", "BrokerInstance", "InstanceGone", "Plan", "RdsBroker"]
+SETTINGS = ("backup_retention_period", "preferred_backup_window", "preferred_maintenance_window",
+            "skip_final_snapshot")
+
+
+def default_settings(plan: Plan) -> dict[str, Any]:
+    """What RDS reports for a new instance of the plan when the create parameters do not say otherwise."""
+    return {"backup_retention_period": 7 if plan.backups else 0, "preferred_backup_window": "02:00-02:30",
+            "preferred_maintenance_window": "sun:03:00-sun:03:30", "skip_final_snapshot": not plan.backups}
 
 
 @dataclass
@@ -60,6 +69,17 @@ class BrokerInstance:
     error: str | None = None
     bindings: dict[str, str] = field(default_factory=dict)
     created_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat())
+    extensions: list[str] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+    # The RDS tags "Restored From Database" and "Restored From Time" (RFC 3339), set by a restore to a given time.
+    restored_from: str | None = None
+    restored_before: str | None = None
+
+
+@dataclass
+class Restore:
+    source_id: str
+    before: dt.datetime | None
 
 
 class RdsBroker:
@@ -73,6 +93,7 @@ class RdsBroker:
         self.durations: dict[str, float] = {}
         self._lock = threading.RLock()
         self._threads: list[threading.Thread] = []
+        self._operation_threads: dict[str, threading.Thread] = {}
         self._instances: dict[str, BrokerInstance] = {}
         self._load()
 
@@ -135,6 +156,7 @@ class RdsBroker:
 
         thread = threading.Thread(target=target, name=f"broker-{operation}-{inst.instance_id}", daemon=True)
         self._threads.append(thread)
+        self._operation_threads[inst.instance_id] = thread
         thread.start()
 
     def _hold(self, started: float, kind: str) -> None:
@@ -149,103 +171,126 @@ class RdsBroker:
         return list(PLANS.values())
 
     # --- OSB-like operations -------------------------------------------------------------------------------------
+    # --- OSB operations ------------------------------------------------------------------------------------------
     def provision(self, instance_id: str, plan: str, parameters: Mapping[str, Any], org_guid: str,
                   space_guid: str) -> None:
-        params = dict(parameters or {})
+        """Provision's checks in the broker's order, then the create (or restore) on a background thread."""
+        params = decode(parameters or {}, PROVISION_FIELDS, "ProvisionParameters")
         plan_info = rule_plan_exists(plan)
-        rule_known_parameters(params, CREATE_PARAMETERS)
-        rule_before_needs_of(params)
-        rule_not_snapshot_and_pitr(params)
-        rule_boolean(params, "skip_final_snapshot")
         extensions = rule_extensions(params.get("enable_extensions", []))
-        source_id = params.get("restore_from_point_in_time_of") or params.get("restore_from_latest_snapshot_of")
-        before: dt.datetime | None = None
-        if source_id:
-            rule_plan_has_backups(plan_info)
-            with self._lock:
-                source = self._instances.get(str(source_id))
-            if source is None or not self.clusters.exists(db_instance_id(str(source_id))):
-                raise BrokerError(f"Cannot find instance {db_instance_id(str(source_id))}")
-            rule_same_plan(source.plan, plan)
-            rule_same_org_and_space(source, org_guid, space_guid)
-            if "restore_from_point_in_time_before" in params:
-                before = rule_broker_time("restore_from_point_in_time_before",
-                                          params["restore_from_point_in_time_before"])
-                rule_inside_window(str(source_id), before,
-                                   self.clusters.restorable_window(db_instance_id(str(source_id))))
-            elif "restore_from_latest_snapshot_before" in params:
-                before = rule_broker_time("restore_from_latest_snapshot_before",
-                                          params["restore_from_latest_snapshot_before"])
+        rule_not_snapshot_and_pitr(params)
+        rule_before_needs_of(params)
+        restore = self._restore_source(params, plan, org_guid, space_guid)
         with self._lock:
             if instance_id in self._instances:
                 raise BrokerError(f"instance {instance_id} already exists", status=409)
-            inst = BrokerInstance(instance_id, plan, org_guid, space_guid, db_name(instance_id), params)
-            if source_id:
-                inst.dbname = self._instances[str(source_id)].dbname
+            inst = BrokerInstance(instance_id, plan, org_guid, space_guid, db_name(instance_id), dict(params))
+            inst.settings = {**default_settings(plan_info), **{k: params[k] for k in SETTINGS if k in params}}
+            if restore is not None:
+                source = self._instances[restore.source_id]
+                inst.dbname = source.dbname
+                extensions = list(dict.fromkeys(extensions + source.extensions))
+                if restore.before is not None:
+                    inst.restored_from = restore.source_id
+                    inst.restored_before = restore.before.strftime("%Y-%m-%dT%H:%M:%SZ")
+            inst.extensions = extensions
             self._instances[instance_id] = inst
-        cluster_id = db_instance_id(instance_id)
+        self._run(inst, "create", lambda: self._create(inst, plan_info, restore))
 
-        def create() -> None:
-            started = time.monotonic()
-            if source_id:
-                self._set(inst, status="creating")
-                self.clusters.restore_point_in_time(cluster_id, source_id=db_instance_id(str(source_id)),
-                                                    before=before, ha=plan_info.ha)
-                self._hold(started, "restore")
-                # Post-restore tasks of the broker before the instance is handed over.
-                for status in ("resetting-master-credentials", "rebooting"):
-                    self._set(inst, status=status)
-                    time.sleep(self.operation_delay / 2)
-                if extensions:
-                    self.clusters.enable_extensions(cluster_id, extensions)
-            else:
-                self.clusters.create(cluster_id, dbname=inst.dbname, ha=plan_info.ha, extensions=extensions)
-                self._hold(started, "create")
-                self._set(inst, status="backing-up")
+    def _restore_source(self, params: Mapping[str, Any], plan: str, org_guid: str,
+                        space_guid: str) -> Restore | None:
+        """restoreFromPointInTime / restoreFromSnapshot: the source instance and the time, checked."""
+        if "restore_from_point_in_time_of" in params:
+            source_id, before_name = params["restore_from_point_in_time_of"], "restore_from_point_in_time_before"
+        elif "restore_from_latest_snapshot_of" in params:
+            source_id, before_name = params["restore_from_latest_snapshot_of"], "restore_from_latest_snapshot_before"
+        else:
+            return None
+        rule_valid_guid(source_id)
+        text = params.get(before_name)
+        if before_name.startswith("restore_from_latest") and text == "":
+            raise BrokerError("Parameter restore_from_latest_snapshot_before must not be empty")
+        # An empty restore_from_point_in_time_before means the latest restorable time.
+        before = rule_broker_time(before_name, text) if text else None
+        with self._lock:
+            source = self._instances.get(source_id)
+        if source is None or not self.clusters.exists(db_instance_id(source_id)):
+            raise BrokerError(f"Cannot find instance {db_instance_id(source_id)}")
+        rule_same_org_space_and_plan(source, org_guid, space_guid, plan)
+        rule_source_has_backups(PLANS[source.plan])
+        if before is not None and before_name.startswith("restore_from_point_in_time"):
+            try:
+                window = self.clusters.restorable_window(db_instance_id(source_id))
+            except ClusterError as exc:
+                raise BrokerError(f"InvalidDBInstanceState: {exc}") from None
+            rule_inside_window(source_id, before, window)
+        return Restore(source_id, before)
+
+    def _create(self, inst: BrokerInstance, plan: Plan, restore: Restore | None) -> None:
+        cluster_id = db_instance_id(inst.instance_id)
+        started = time.monotonic()
+        if restore is not None:
+            self._set(inst, status="creating")
+            self.clusters.restore_point_in_time(cluster_id, source_id=db_instance_id(restore.source_id),
+                                                before=restore.before, ha=plan.ha)
+            self._hold(started, "restore")
+            # Post-restore tasks of the broker before the instance is handed over.
+            for status in ("resetting-master-credentials", "rebooting"):
+                self._set(inst, status=status)
                 time.sleep(self.operation_delay / 2)
-            self._set(inst, status="available", state="succeeded")
-
-        self._run(inst, "create", create)
+            if inst.extensions:
+                self.clusters.enable_extensions(cluster_id, inst.extensions)
+        else:
+            self.clusters.create(cluster_id, dbname=inst.dbname, ha=plan.ha, extensions=inst.extensions)
+            self._hold(started, "create")
+            self._set(inst, status="backing-up")
+            time.sleep(self.operation_delay / 2)
+        self._set(inst, status="available", state="succeeded")
 
     def update(self, instance_id: str, parameters: Mapping[str, Any], plan: str | None = None) -> None:
+        """Update's checks in the broker's order, then the modification or reboot on a background thread."""
         inst = self._get(instance_id)
-        params = dict(parameters or {})
-        rule_known_parameters(params, UPDATE_PARAMETERS)
-        rule_boolean(params, "reboot", "force_failover", "update_minor_version_to_latest",
-                     "apply_at_maintenance_window", "skip_final_snapshot")
+        params = decode(parameters or {}, UPDATE_FIELDS, "UpdateParameters")
+        rule_enable_and_disable(params)
         plan_change = plan is not None and plan != inst.plan
-        rule_reboot_alone(params, plan_change)
+        rule_plan_change(params, plan_change)
         if plan_change:
             rule_plan_exists(str(plan))
             raise BrokerError("Plan changes are not supported by the sandbox broker")
-        rule_failover(params, PLANS[inst.plan])
-        enable = rule_extensions(params["enable_extensions"]) if "enable_extensions" in params else []
+        enable = rule_extensions(params.get("enable_extensions", []))
+        disable = rule_extensions(params.get("disable_extensions", []))
         if inst.state == "in progress":
             raise BrokerError("Another operation for this service instance is in progress", status=422)
-        cluster_id = db_instance_id(instance_id)
+        rule_failover(params, PLANS[inst.plan], instance_id)
+        self._run(inst, "update", lambda: self._modify(inst, params, enable, disable))
 
-        def modify() -> None:
-            if params.get("reboot"):
-                started, failover = time.monotonic(), bool(params.get("force_failover"))
-                self._set(inst, status="rebooting")
-                self.clusters.reboot(cluster_id, failover=failover)
-                self._hold(started, "failover" if failover else "reboot")
-            else:
-                self._set(inst, status="modifying")
-                if enable:
-                    self.clusters.enable_extensions(cluster_id, enable)
-            with self._lock:
-                inst.parameters.update({k: v for k, v in params.items() if k not in ("reboot", "force_failover")})
-            self._set(inst, status="available", state="succeeded")
-
-        self._run(inst, "update", modify)
+    def _modify(self, inst: BrokerInstance, params: Mapping[str, Any], enable: list[str],
+                disable: list[str]) -> None:
+        cluster_id = db_instance_id(inst.instance_id)
+        if params.get("reboot"):
+            started, failover = time.monotonic(), bool(params.get("force_failover"))
+            self._set(inst, status="rebooting")
+            # RebootDBInstance gets ForceFailover only with reboot: alone, force_failover changes nothing.
+            self.clusters.reboot(cluster_id, failover=failover)
+            self._hold(started, "failover" if failover else "reboot")
+        else:
+            self._set(inst, status="modifying")
+            if enable:
+                self.clusters.enable_extensions(cluster_id, enable)
+        with self._lock:
+            inst.settings.update({k: params[k] for k in SETTINGS if k in params})
+            inst.extensions = [e for e in dict.fromkeys(inst.extensions + enable) if e not in disable]
+        self._set(inst, status="available", state="succeeded")
 
     def deprovision(self, instance_id: str) -> None:
         inst = self._get(instance_id)
         if inst.state == "in progress" and inst.operation != "create":
             raise BrokerError("Another operation for this service instance is in progress", status=422)
+        creating = self._operation_threads.get(instance_id) if inst.state == "in progress" else None
 
         def delete() -> None:
+            if creating is not None:
+                creating.join()  # RDS deletes a creating instance once it exists
             self._set(inst, status="deleting")
             self.clusters.destroy(db_instance_id(instance_id))
             with self._lock:
@@ -264,8 +309,17 @@ class RdsBroker:
         with self._lock:
             return instance_id in self._instances
 
-    def parameters(self, instance_id: str) -> dict[str, Any]:
-        return dict(self._get(instance_id).parameters)
+    def get_instance(self, instance_id: str) -> dict[str, Any]:
+        """GetInstance's parameters: the instance's settings, its extensions and, for a restore to a given time,
+        where and when it was restored from."""
+        inst = self._get(instance_id)
+        with self._lock:
+            answer: dict[str, Any] = {**default_settings(PLANS[inst.plan]), **inst.settings,
+                                      "extensions": list(inst.extensions)}
+            if inst.restored_from and inst.restored_before:
+                answer["restored_from_point_in_time_of"] = inst.restored_from
+                answer["restored_from_point_in_time_before"] = inst.restored_before
+        return answer
 
     def bind(self, instance_id: str, binding_id: str) -> dict[str, Any]:
         inst = self._get(instance_id)

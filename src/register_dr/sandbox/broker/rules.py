@@ -1,72 +1,51 @@
-"""The broker's rules: one function each, raising ``BrokerError`` with paas-rds-broker's own text, checked before
-anything changes."""
+"""The broker's rules: one function each, raising ``BrokerError`` with the text the platform gives, checked before
+anything changes.
+
+Texts of paas-rds-broker (rdsbroker/broker.go Provision, restoreFromPointInTime, checkPermissionsFromTags, Update;
+rdsbroker/parameters.go) are its own; where the broker hands on an AWS API error it answers ``<Code>: <Message>``
+(awsrds/utils.go HandleAWSError).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from register_dr.sandbox.broker.catalog import PLANS, SUPPORTED_EXTENSIONS, Plan
+from register_dr.sandbox.broker.errors import BrokerError, InstanceGone, db_instance_id, db_name
+from register_dr.sandbox.broker.params import GoTimeError, parse_go_time
 
 if TYPE_CHECKING:
     from register_dr.sandbox.broker.rds import BrokerInstance
 
+__all__ = ["BrokerError", "InstanceGone", "db_instance_id", "db_name"]
 BROKER_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-GO_LAYOUT = "2006-01-02 15:04:05"
-
-class BrokerError(Exception):
-    """The broker refused a request; ``description`` is the broker's own text, ``status`` its HTTP status."""
-
-    def __init__(self, description: str, status: int = 400) -> None:
-        super().__init__(description)
-        self.description = description
-        self.status = status
-
-
-class InstanceGone(BrokerError):
-    """The broker does not know the instance (HTTP 410 on last_operation)."""
-
-    def __init__(self, instance_id: str) -> None:
-        super().__init__(f"Cannot find instance {db_instance_id(instance_id)}", status=410)
+# AWS's answers to the calls the broker makes (RestoreDBInstanceToPointInTime, RebootDBInstance), as
+# HandleAWSError passes them on.
+AWS_NO_BACKUPS = ("InvalidDBInstanceState: Automated backups are not enabled for this database instance. To enable "
+                  "automated backups, use ModifyDBInstance to set the backup retention period to a non-zero value.")
+AWS_OUTSIDE_WINDOW = ("InvalidRestoreFault: The restore time {when} is outside the restorable window of "
+                      "{source}: restore to a time between the earliest restorable time {earliest} and the latest "
+                      "restorable time {latest}.")
+AWS_NOT_MULTI_AZ = ("InvalidParameterCombination: Cannot reboot with failover: the DB instance {instance} is not "
+                    "a Multi-AZ deployment.")
 
 
-def db_instance_id(instance_id: str) -> str:
-    return f"rdsbroker-{instance_id}"
-
-
-def db_name(instance_id: str) -> str:
-    return "rdsbroker_" + instance_id.replace("-", "_")
-
-
-def rule_known_parameters(parameters: Mapping[str, Any], allowed: frozenset[str]) -> None:
-    for name in parameters:
-        if name not in allowed:
-            raise BrokerError(f'json: unknown field "{name}"')
-
-
-def rule_broker_time(name: str, value: Any) -> dt.datetime:
-    text = str(value)
+def rule_broker_time(name: str, value: str) -> dt.datetime:
     try:
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", text):
-            raise ValueError
-        return dt.datetime.strptime(text, BROKER_TIME_FORMAT).replace(tzinfo=dt.UTC)
-    except ValueError:
-        raise BrokerError(
-            f"Parameter {name} should be a date and a time: parsing time {json.dumps(text)} as "
-            f'"{GO_LAYOUT}": cannot parse {json.dumps(text)} as "{GO_LAYOUT}"'
-        ) from None
+        return parse_go_time(value)
+    except GoTimeError as exc:
+        raise BrokerError(f"Parameter {name} should be a date and a time: {exc}") from None
 
 
 def rule_before_needs_of(parameters: Mapping[str, Any]) -> None:
-    if "restore_from_point_in_time_before" in parameters and "restore_from_point_in_time_of" not in parameters:
-        raise BrokerError("Parameter restore_from_point_in_time_before should be used with "
-                          "restore_from_point_in_time_of")
     if "restore_from_latest_snapshot_before" in parameters and "restore_from_latest_snapshot_of" not in parameters:
         raise BrokerError("Parameter restore_from_latest_snapshot_before should be used with "
                           "restore_from_latest_snapshot_of")
+    if "restore_from_point_in_time_before" in parameters and "restore_from_point_in_time_of" not in parameters:
+        raise BrokerError("Parameter restore_from_point_in_time_before should be used with "
+                          "restore_from_point_in_time_of")
 
 
 def rule_not_snapshot_and_pitr(parameters: Mapping[str, Any]) -> None:
@@ -75,61 +54,65 @@ def rule_not_snapshot_and_pitr(parameters: Mapping[str, Any]) -> None:
                           "same time")
 
 
-def rule_same_plan(source_plan: str, plan: str) -> None:
-    if source_plan != plan:
+def rule_valid_guid(value: str) -> None:
+    if value == "":
+        raise BrokerError("Invalid guid: ''")
+
+
+def rule_same_org_space_and_plan(source: BrokerInstance, org_guid: str, space_guid: str, plan: str) -> None:
+    """checkPermissionsFromTags: the org and space first, then the plan."""
+    if source.space_guid != space_guid or source.org_guid != org_guid:
+        raise BrokerError("The service instance you are getting a snapshot from is not in the same org or space")
+    if source.plan != plan:
         raise BrokerError("You must use the same plan as the service instance you are restoring from")
 
 
-def rule_same_org_and_space(source: BrokerInstance, org_guid: str, space_guid: str) -> None:
-    if source.org_guid != org_guid or source.space_guid != space_guid:
-        raise BrokerError("The service instance you are restoring from must be in the same org and space")
-
-
-def rule_plan_has_backups(plan: Plan) -> None:
-    if not plan.backups:
-        raise BrokerError(f"Plan {plan.name} is not backed up: point-in-time and snapshot restores are not "
-                          "available on it")
+def rule_source_has_backups(source_plan: Plan) -> None:
+    if not source_plan.backups:
+        raise BrokerError(AWS_NO_BACKUPS)
 
 
 def rule_inside_window(source_id: str, when: dt.datetime, window: tuple[dt.datetime, dt.datetime]) -> None:
     earliest, latest = window
     if not earliest <= when <= latest:
-        raise BrokerError(
-            f"Parameter restore_from_point_in_time_before is outside the restorable window of "
-            f"{db_instance_id(source_id)}: {earliest.strftime(BROKER_TIME_FORMAT)} to "
-            f"{latest.strftime(BROKER_TIME_FORMAT)}"
-        )
+        iso = "%Y-%m-%dT%H:%M:%SZ"
+        raise BrokerError(AWS_OUTSIDE_WINDOW.format(when=when.strftime(iso), source=db_instance_id(source_id),
+                                                    earliest=earliest.strftime(iso), latest=latest.strftime(iso)))
 
 
-def rule_extensions(names: Any) -> list[str]:
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise BrokerError("Parameter enable_extensions should be a list of extension names")
-    for name in names:
-        if name not in SUPPORTED_EXTENSIONS:
-            raise BrokerError(f"{name} is not a supported extension")
-    return names
+def rule_extensions(names: list[str]) -> list[str]:
+    unsupported = [n for n in names if n not in SUPPORTED_EXTENSIONS]
+    if unsupported:
+        raise BrokerError(f"{unsupported[0]} is not supported")
+    return list(names)
 
 
-def rule_reboot_alone(parameters: Mapping[str, Any], plan_change: bool) -> None:
-    if parameters.get("reboot") and plan_change:
+def rule_enable_and_disable(parameters: Mapping[str, Any]) -> None:
+    for name in parameters.get("enable_extensions", []):
+        if name in parameters.get("disable_extensions", []):
+            raise BrokerError(f"{name} is set in both enable_extensions and disable_extensions")
+
+
+def rule_plan_change(parameters: Mapping[str, Any], plan_change: bool) -> None:
+    """UpdateParameters.CheckForCompatibilityWithPlanChange."""
+    if not plan_change:
+        return
+    if parameters.get("reboot"):
         raise BrokerError("Invalid to reboot and update plan in the same command")
+    if parameters.get("enable_extensions"):
+        raise BrokerError("Invalid to enable extensions and update plan in the same command")
+    if parameters.get("disable_extensions"):
+        raise BrokerError("Invalid to disable extensions and update plan in the same command")
 
 
-def rule_failover(parameters: Mapping[str, Any], plan: Plan) -> None:
-    if parameters.get("force_failover") and not parameters.get("reboot"):
-        raise BrokerError("Parameter force_failover can only be used with reboot")
-    if parameters.get("force_failover") and not plan.ha:
-        raise BrokerError(f"Cannot force failover: plan {plan.name} is not highly available (Multi-AZ)")
-
-
-def rule_boolean(parameters: Mapping[str, Any], *names: str) -> None:
-    for name in names:
-        if name in parameters and not isinstance(parameters[name], bool):
-            raise BrokerError(f"Parameter {name} should be a boolean")
+def rule_failover(parameters: Mapping[str, Any], plan: Plan, instance_id: str) -> None:
+    """force_failover goes to RebootDBInstance only with reboot; without it the broker ignores it."""
+    if parameters.get("reboot") and parameters.get("force_failover") and not plan.ha:
+        raise BrokerError(AWS_NOT_MULTI_AZ.format(instance=db_instance_id(instance_id)))
 
 
 def rule_plan_exists(plan: str) -> Plan:
     try:
         return PLANS[plan]
     except KeyError:
-        raise BrokerError(f"Service Plan '{plan}' not found", status=400) from None
+        raise BrokerError(f"Service Plan '{plan}' not found") from None

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from register_dr.sandbox.cf.controller import CFError, CloudController
 from register_dr.sandbox.cf.errors import cf_error
 from register_dr.sandbox.cf.faults import Faults
+from register_dr.sandbox.cf.permissions import acting_as
 from register_dr.sandbox.cf.presenter import Presenter
 from register_dr.sandbox.cf.routes import (
     apps,
@@ -68,11 +69,12 @@ def add_envelope(app: FastAPI, uaa: Uaa, faults: Faults) -> None:
                 response = cf_error(401, 10002, "CF-NotAuthenticated", "Authentication error")
             else:
                 try:
-                    uaa.check(auth[7:].strip())
+                    claims = uaa.check(auth[7:].strip())
                 except UaaError:
                     response = cf_error(401, 1000, "CF-InvalidAuthToken", "Invalid Auth Token")
                 else:
-                    response = await call_next(request)
+                    with acting_as(str(claims.get("user_name") or claims.get("sub"))):
+                        response = await call_next(request)
         else:
             response = await call_next(request)
         response.headers["X-Vcap-Request-Id"] = request_id

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from fastapi.responses import JSONResponse
-
-from register_dr.sandbox.broker.rules import BrokerError
 
 
 class CFError(Exception):
@@ -29,13 +24,6 @@ def unprocessable(detail: str) -> CFError:
 def in_progress(name: str) -> CFError:
     return CFError(409, 60016, "CF-AsyncServiceInstanceOperationInProgress",
                    f"An operation for service instance {name} is in progress.")
-
-
-def broker_rejection(exc: BrokerError) -> dict[str, Any]:
-    body = json.dumps({"description": exc.description})
-    phrase = {400: "Bad Request", 409: "Conflict", 410: "Gone", 422: "Unprocessable Entity"}.get(exc.status, "Error")
-    return {"code": 10001, "title": "CF-ServiceBrokerRequestRejected",
-            "detail": f"The service broker rejected the request. Status Code: {exc.status} {phrase}, Body: {body}"}
 
 
 def cf_error(status: int, code: int, title: str, detail: str) -> JSONResponse:

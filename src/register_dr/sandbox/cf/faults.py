@@ -4,6 +4,8 @@
   matching requests answer that status (a 502 burst);
 - ``{"kind": "job_fail", "code": ..., "title": ..., "detail": ...}``: the next job created ends FAILED;
 - ``{"kind": "job_stuck"}``: the next job created never finishes;
+- ``{"kind": "job_hold", "seconds": 3}``: the next job created stays PROCESSING that long before the broker is
+  called, as a platform job waits for a worker;
 - ``{"kind": "expire_tokens"}``: every access token issued so far stops working.
 """
 

@@ -42,6 +42,20 @@ class Jobs(Store):
             job["updated_at"] = _now()
             self._save()
 
+    def _hold(self, job_guid: str) -> None:
+        """A ``job_hold`` fault keeps the job PROCESSING (the broker not yet called) for its ``seconds``."""
+        with self._lock:
+            fault = self.state["jobs"][job_guid].get("fault") or {}
+        if fault.get("kind") == "job_hold":
+            time.sleep(float(fault.get("seconds", 2.0)))
+
+    def _set_job_state(self, job_guid: str, state: str) -> None:
+        with self._lock:
+            job = self.state["jobs"][job_guid]
+            if job["state"] in ("PROCESSING", "POLLING"):
+                job["state"], job["updated_at"] = state, _now()
+                self._save()
+
     def wait_job(self, job_guid: str, timeout: float = 120.0) -> Resource:
         deadline = time.monotonic() + timeout
         while True:
@@ -87,24 +101,38 @@ class Jobs(Store):
                 continue
             if job.get("fault") and job["fault"].get("kind") == "job_stuck":
                 continue
-            guid = job["resource_guid"]
-            op_type = job["operation"].split(".")[-1]
-            try:
-                state, description = self.broker.last_operation(guid)
-            except InstanceGone:
-                if op_type == "delete":
-                    self._remove_instance(guid)
-                    self._finish_job(job["guid"])
-                continue
-            if state == "in progress":
-                self._set_last_operation(guid, op_type, "in progress", description)
-                continue
-            if state == "succeeded":
-                if op_type == "delete":
-                    continue  # finished when the broker forgets the instance
-                self._set_last_operation(guid, op_type, "succeeded", description)
+            self._poll_job(job)
+
+    def _poll_job(self, job: Resource) -> None:
+        guid = job["resource_guid"]
+        op_type = job["operation"].split(".")[-1]
+        with self._lock:
+            inst = self.state["service_instances"].get(guid)
+        if inst is not None and inst["last_operation"]["type"] != op_type:
+            # Another operation took over (a DELETE during a create): the job ends, as raise_if_other_operations_
+            # in_progress! ends it in app/jobs/v3/create_service_instance_job.rb.
+            self._finish_job(job["guid"], {"code": 10009, "title": "CF-UnableToPerform", "detail": (
+                f"{op_type} could not be completed: {inst['last_operation']['type']} in progress")})
+            return
+        try:
+            state, description = self.broker.last_operation(guid)
+        except InstanceGone:
+            if op_type == "delete":
+                self._remove_instance(guid)
                 self._finish_job(job["guid"])
             else:
-                self._set_last_operation(guid, op_type, "failed", description)
-                self._finish_job(job["guid"], {"code": 10009, "title": "CF-UnableToPerform",
-                                               "detail": f"{op_type} could not be completed: {description}"})
+                self._finish_job(job["guid"], {"code": 10010, "title": "CF-ResourceNotFound",
+                                               "detail": f"The service instance could not be found: {guid}."})
+            return
+        if state == "in progress":
+            self._set_last_operation(guid, op_type, "in progress", description)
+        elif state == "succeeded":
+            if op_type != "delete":  # a delete finishes when the broker forgets the instance
+                self._set_last_operation(guid, op_type, "succeeded", description)
+                self._finish_job(job["guid"])
+        else:
+            self._set_last_operation(guid, op_type, "failed", description)
+            # ServiceInstanceCreateManaged#poll / UpdateServiceInstanceJob: UnableToPerform with the broker's text.
+            verb = {"create": "create managed"}.get(op_type, op_type)
+            self._finish_job(job["guid"], {"code": 10009, "title": "CF-UnableToPerform",
+                                           "detail": f"{verb} could not be completed: {description}"})

@@ -19,7 +19,7 @@ from register_dr.sandbox.cf.errors import not_found
 
 Resource = dict[str, Any]
 COLLECTIONS = ("organizations", "spaces", "apps", "droplets", "domains", "routes", "service_offerings",
-               "service_plans", "service_instances", "service_credential_bindings", "jobs")
+               "service_plans", "service_instances", "service_credential_bindings", "jobs", "roles")
 
 
 def _now() -> str:

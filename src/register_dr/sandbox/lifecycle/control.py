@@ -24,7 +24,7 @@ from azure.storage.blob import BlobServiceClient
 
 from register_dr.sandbox.azurerm import store as state_store
 from register_dr.sandbox.azurite.process import Azurite, AzuriteAccounts, free_port, pid_alive, port_open, stop_pid
-from register_dr.sandbox.lifecycle.secrets import SandboxSecrets, write_private
+from register_dr.sandbox.lifecycle.secrets import SANDBOX_AUDITOR, SANDBOX_NO_ROLE, SandboxSecrets, write_private
 from register_dr.sandbox.world.environments import BACKUP_ACCOUNT, sandbox_environments
 from register_dr.settings import HOME_ENV, Settings
 
@@ -133,6 +133,10 @@ def write_env_file(settings: Settings, endpoints: Endpoints, secrets: SandboxSec
         f"export CF_API={endpoints.cf_api}",
         f"export CF_USERNAME={username}",
         f"export CF_PASSWORD='{password}'",
+        # Users for permission tests: SpaceAuditor in every space, and no role at all.
+        *[f"export {var}_USERNAME={user}\nexport {var}_PASSWORD='{secrets.cf_users[user]}'"
+          for var, user in (("CF_AUDITOR", SANDBOX_AUDITOR), ("CF_NO_ROLE", SANDBOX_NO_ROLE))
+          if user in secrets.cf_users],
         f"export AZURE_STORAGE_CONNECTION_STRING='{connection_string(endpoints, secrets)}'",
         # Terraform state blobs: one account per environment at <base>/<account>, all with this key.
         # Terraform state: the azurerm backend reaches <account>.blob.core.windows.net through the sandbox's proxy,

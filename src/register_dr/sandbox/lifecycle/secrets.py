@@ -17,6 +17,13 @@ from register_dr.settings import Settings
 
 SANDBOX_USER = "operator@education.gov.uk"
 SANDBOX_CLIENT = "register-dr-automation"
+# Users for permission tests: one with the SpaceAuditor role in every space, one with no role at all.
+SANDBOX_AUDITOR = "auditor@education.gov.uk"
+SANDBOX_NO_ROLE = "no-role@education.gov.uk"
+# The space role each sandbox identity has in every space: the operator and the automation client have what the
+# team's operators have on the platform (SpaceDeveloper).
+SPACE_ROLES_OF_USERS = {SANDBOX_USER: "space_developer", SANDBOX_CLIENT: "space_developer",
+                        SANDBOX_AUDITOR: "space_auditor"}
 
 
 def write_private(path: Path, text: str) -> None:
@@ -45,7 +52,7 @@ class SandboxSecrets:
         for name in account_names:
             accounts.setdefault(name, state_key)
         return cls(
-            cf_users={SANDBOX_USER: secrets.token_urlsafe(18)},
+            cf_users={name: secrets.token_urlsafe(18) for name in (SANDBOX_USER, SANDBOX_AUDITOR, SANDBOX_NO_ROLE)},
             cf_clients={SANDBOX_CLIENT: secrets.token_urlsafe(24)},
             token_signing_key=secrets.token_urlsafe(32),
             storage_accounts=accounts,
@@ -70,7 +77,10 @@ class SandboxSecrets:
             if not found.terraform_state_key:
                 found.terraform_state_key = new_account_key()
                 missing = [n for n in account_names if n != DEV_ACCOUNT]
-            if missing:
+            new_users = [u for u in (SANDBOX_AUDITOR, SANDBOX_NO_ROLE) if u not in found.cf_users]
+            for user in new_users:
+                found.cf_users[user] = secrets.token_urlsafe(18)
+            if missing or new_users:
                 for name in missing:
                     found.storage_accounts[name] = found.terraform_state_key
                 found.save(settings)
@@ -84,6 +94,9 @@ class SandboxSecrets:
 
     def azurite_accounts(self) -> AzuriteAccounts:
         return AzuriteAccounts(keys=dict(self.storage_accounts))
+
+    def user(self, name: str) -> tuple[str, str]:
+        return name, self.cf_users[name]
 
     @property
     def operator(self) -> tuple[str, str]:

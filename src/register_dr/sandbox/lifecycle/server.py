@@ -27,7 +27,7 @@ from register_dr.sandbox.lifecycle.control import Endpoints, blob_service, conne
 from register_dr.sandbox.lifecycle.secrets import SandboxSecrets
 from register_dr.sandbox.postgres.clusters import ClusterManager
 from register_dr.sandbox.uaa.tokens import Uaa
-from register_dr.sandbox.world.seed import save_world, seed_world
+from register_dr.sandbox.world.seed import grant_space_roles, save_world, seed_world
 from register_dr.settings import Settings
 
 log = logging.getLogger("register_dr.sandbox")
@@ -77,6 +77,7 @@ def build(settings: Settings, readiness: Readiness) -> tuple[FastAPI, CloudContr
     clusters.ensure_running()
     broker = RdsBroker(clusters, settings.home / "broker.json", operation_delay=settings.broker_operation_delay)
     controller = CloudController(settings.home / "cf.json", broker)
+    grant_space_roles(controller)
     uaa = Uaa(users=secrets.cf_users, clients=secrets.cf_clients, signing_key=secrets.token_signing_key,
               token_lifetime=settings.token_lifetime)
     app = create_app(controller, uaa, Faults(), base_url=endpoints.cf_api)

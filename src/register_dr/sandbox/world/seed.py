@@ -21,6 +21,7 @@ from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import BlobServiceClient
 
 from register_dr.sandbox.cf.controller import CloudController
+from register_dr.sandbox.lifecycle.secrets import SPACE_ROLES_OF_USERS
 from register_dr.sandbox.world import dataset
 from register_dr.sandbox.world.environments import (
     DB_EXTENSIONS,
@@ -56,6 +57,13 @@ def _container(service: BlobServiceClient, name: str):
     return client
 
 
+def grant_space_roles(controller: CloudController) -> None:
+    """Every sandbox identity gets its space role in every space (idempotent, also for an existing world)."""
+    for space in controller.list("spaces"):
+        for user, role in SPACE_ROLES_OF_USERS.items():
+            controller.assign_space_role(user, space["guid"], role)
+
+
 def seed_world(controller: CloudController, *, storage: Callable[[str], BlobServiceClient],
                backup_connection_string: str, progress: Progress, scale: int = 1,
                timeout: float = 120.0) -> dict[str, SeededEnvironment]:
@@ -63,6 +71,7 @@ def seed_world(controller: CloudController, *, storage: Callable[[str], BlobServ
     progress("creating org dfe, spaces, apps and routes")
     org = controller.create_org(ORG)
     spaces = {name: controller.create_space(org["guid"], name) for name in SPACES}
+    grant_space_roles(controller)
     domain = controller.create_domain(SHARED_DOMAIN)
     for space in spaces.values():  # its manifest names no route: only maintenance mode maps routes to it
         controller.create_app(space["guid"], MAINTENANCE_APP, None, buildpack=MAINTENANCE_BUILDPACK)
@@ -82,7 +91,8 @@ def seed_world(controller: CloudController, *, storage: Callable[[str], BlobServ
     jobs = {}
     for env in envs:
         instance, job = controller.create_service_instance(
-            spaces[env.space]["guid"], env.service, env.plan, {"enable_extensions": list(DB_EXTENSIONS)}, [],
+            spaces[env.space]["guid"], env.service, controller.find_service_plan(env.plan)["guid"],
+            {"enable_extensions": list(DB_EXTENSIONS)}, [],
         )
         seeded[env.name].instance_guid = instance["guid"]
         jobs[env.name] = job["guid"]

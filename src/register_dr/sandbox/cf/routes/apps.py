@@ -18,12 +18,15 @@ def add_routes(app: FastAPI, ctx: Context) -> None:
     def list_apps(request: Request) -> JSONResponse:
         items = filtered(request, "apps", {
             "names": lambda r: r["name"], "guids": lambda r: r["guid"], "space_guids": controller.space_of,
-            "organization_guids": lambda r: controller.org_of_space(controller.space_of(r))})
+            "organization_guids": lambda r: controller.org_of_space(controller.space_of(r))},
+            space=controller.space_of)
         return listing(request, items, show.app)
 
     @app.get("/v3/apps/{guid}")
     def get_app(guid: str) -> dict:
-        return show.app(controller.get("apps", guid, "App"))
+        found = controller.get("apps", guid, "App")
+        controller.require_read(controller.space_of(found), "App")
+        return show.app(found)
 
     @app.get("/v3/apps/{guid}/droplets/current")
     def current_droplet(guid: str) -> dict:

@@ -9,10 +9,28 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
-from register_dr.sandbox.cf.controller import CFError, CloudController, Resource
+from register_dr.sandbox.cf.controller import CFError, CloudController, Resource, unprocessable
 from register_dr.sandbox.cf.faults import Faults
 from register_dr.sandbox.cf.presenter import Presenter, paginate, split_param
 from register_dr.sandbox.uaa.tokens import Uaa
+
+PAGINATION = ("page", "per_page")
+
+
+def check_query(request: Request, allowed: tuple[str, ...]) -> None:
+    """Unknown query parameters answer 400 (app/messages/base_message.rb NoAdditionalParamsValidator)."""
+    unknown = list(dict.fromkeys(k for k in request.query_params if k not in allowed))
+    if unknown:
+        raise CFError(400, 10005, "CF-BadQueryParameter",
+                      "The query parameter is invalid: Unknown query parameter(s): '" + "', '".join(unknown)
+                      + "'. Valid parameters are: '" + "', '".join(allowed) + "'")
+
+
+def check_fields(data: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    """Unknown body fields answer 422 (app/messages/base_message.rb NoAdditionalKeysValidator)."""
+    unknown = [k for k in data if k not in allowed]
+    if unknown:
+        raise unprocessable("Unknown field(s): '" + "', '".join(unknown) + "'")
 
 
 @dataclass
@@ -46,7 +64,17 @@ class Context:
         wanted = split_param(request.query_params.get(name))
         return lambda r: wanted is None or value(r) in wanted
 
-    def filtered(self, request: Request, collection: str,
-                 filters: dict[str, Callable[[Resource], Any]]) -> list[Resource]:
+    def filtered(self, request: Request, collection: str, filters: dict[str, Callable[[Resource], Any]], *,
+                 space: Callable[[Resource], str] | None = None, org: Callable[[Resource], str] | None = None,
+                 extra: tuple[str, ...] = ()) -> list[Resource]:
+        """The resources the filters select among those the user can see (by ``space`` or ``org``)."""
+        check_query(request, (*filters, *extra, *PAGINATION))
         checks = [self.guid_filter(request, name, fn) for name, fn in filters.items()]
-        return self.controller.list(collection, lambda r: all(check(r) for check in checks))
+        spaces = self.controller.visible_spaces() if space is not None else None
+        orgs = self.controller.visible_orgs() if org is not None else None
+
+        def seen(r: Resource) -> bool:
+            return ((spaces is None or space is None or space(r) in spaces)
+                    and (orgs is None or org is None or org(r) in orgs))
+
+        return self.controller.list(collection, lambda r: seen(r) and all(check(r) for check in checks))

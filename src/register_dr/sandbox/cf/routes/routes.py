@@ -32,7 +32,8 @@ def add_routes(app: FastAPI, ctx: Context) -> None:
             "hosts": lambda r: r["host"], "paths": lambda r: r["path"], "guids": lambda r: r["guid"],
             "space_guids": controller.space_of,
             "domain_guids": lambda r: r["relationships"]["domain"]["data"]["guid"],
-            "organization_guids": lambda r: controller.org_of_space(controller.space_of(r))})
+            "organization_guids": lambda r: controller.org_of_space(controller.space_of(r))},
+            space=controller.space_of, extra=("app_guids",))
         wanted_apps = split_param(request.query_params.get("app_guids"))
         if wanted_apps is not None:
             items = [r for r in items if any(d["app"]["guid"] in wanted_apps for d in r["destinations"])]

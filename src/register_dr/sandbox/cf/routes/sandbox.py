@@ -26,12 +26,12 @@ def add_routes(app: FastAPI, ctx: Context) -> None:
         if kind == "http":
             faults.arm_http(str(data.get("method", "*")), str(data.get("path", ".*")), int(data.get("status", 502)),
                             int(data.get("count", 1)), data.get("body"))
-        elif kind in ("job_fail", "job_stuck"):
+        elif kind in ("job_fail", "job_stuck", "job_hold"):
             controller.job_faults.append(data)
         elif kind == "expire_tokens":
             uaa.revoke_all()
         else:
-            raise unprocessable("kind must be one of http, job_fail, job_stuck, expire_tokens")
+            raise unprocessable("kind must be one of http, job_fail, job_stuck, job_hold, expire_tokens")
         return JSONResponse({"armed": kind}, status_code=201)
 
     @app.delete("/_sandbox/faults")

@@ -6,7 +6,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from register_dr.sandbox.cf.controller import unprocessable
-from register_dr.sandbox.cf.routes.context import Context
+from register_dr.sandbox.cf.routes.context import Context, check_fields, check_query
+
+CREATE_FIELDS = ("type", "strategy", "name", "relationships", "parameters", "metadata")
 
 
 def add_routes(app: FastAPI, ctx: Context) -> None:
@@ -21,12 +23,15 @@ def add_routes(app: FastAPI, ctx: Context) -> None:
     def list_bindings(request: Request) -> JSONResponse:
         items = filtered(request, "service_credential_bindings", {
             "names": lambda r: r["name"], "guids": lambda r: r["guid"], "type": lambda r: r["type"],
-            "service_instance_guids": lambda r: r["relationships"]["service_instance"]["data"]["guid"]})
+            "service_instance_guids": lambda r: r["relationships"]["service_instance"]["data"]["guid"]},
+            space=lambda r: controller.space_of(controller.get(
+                "service_instances", r["relationships"]["service_instance"]["data"]["guid"], "Service instance")))
         return listing(request, items, show.binding)
 
     @app.get("/v3/service_credential_bindings/{guid}")
-    def get_binding(guid: str) -> dict:
-        return show.binding(controller.get("service_credential_bindings", guid, "Service credential binding"))
+    def get_binding(request: Request, guid: str) -> dict:
+        check_query(request, ("include",))
+        return show.binding(controller.visible_key(guid))
 
     @app.get("/v3/service_credential_bindings/{guid}/details")
     def binding_details(guid: str) -> dict:
@@ -35,6 +40,7 @@ def add_routes(app: FastAPI, ctx: Context) -> None:
     @app.post("/v3/service_credential_bindings")
     async def create_binding(request: Request) -> Response:
         data = await body(request)
+        check_fields(data, CREATE_FIELDS)
         if data.get("type") != "key":
             raise unprocessable("The sandbox supports service keys only: type must be 'key'")
         try:

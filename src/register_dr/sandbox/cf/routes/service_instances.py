@@ -6,7 +6,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from register_dr.sandbox.cf.controller import unprocessable
-from register_dr.sandbox.cf.routes.context import Context
+from register_dr.sandbox.cf.routes.context import Context, check_fields, check_query
+
+CREATE_FIELDS = ("type", "name", "relationships", "parameters", "tags", "metadata")
+UPDATE_FIELDS = ("name", "tags", "parameters", "relationships", "maintenance_info", "metadata")
 
 
 def add_routes(app: FastAPI, ctx: Context) -> None:
@@ -23,20 +26,23 @@ def add_routes(app: FastAPI, ctx: Context) -> None:
             "names": lambda r: r["name"], "guids": lambda r: r["guid"], "space_guids": controller.space_of,
             "organization_guids": lambda r: controller.org_of_space(controller.space_of(r)),
             "service_plan_guids": lambda r: r["relationships"]["service_plan"]["data"]["guid"],
-            "type": lambda r: r["type"]})
+            "type": lambda r: r["type"]}, space=controller.space_of)
         return listing(request, items, show.service_instance)
 
     @app.get("/v3/service_instances/{guid}")
-    def get_instance(guid: str) -> dict:
-        return show.service_instance(controller.get("service_instances", guid, "Service instance"))
+    def get_instance(request: Request, guid: str) -> dict:
+        check_query(request, ("fields",))
+        return show.service_instance(controller.visible_instance(guid))
 
     @app.get("/v3/service_instances/{guid}/parameters")
-    def get_instance_parameters(guid: str) -> dict:
+    def get_instance_parameters(request: Request, guid: str) -> dict:
+        check_query(request, ())
         return controller.instance_parameters(guid)
 
     @app.post("/v3/service_instances")
     async def create_instance(request: Request) -> Response:
         data = await body(request)
+        check_fields(data, CREATE_FIELDS)
         if data.get("type") != "managed":
             raise unprocessable("Type must be one of 'managed', 'user-provided'" if "type" not in data
                                 else "The sandbox offers managed service instances only")
@@ -52,6 +58,7 @@ def add_routes(app: FastAPI, ctx: Context) -> None:
     @app.patch("/v3/service_instances/{guid}")
     async def update_instance(request: Request, guid: str) -> Response:
         data = await body(request)
+        check_fields(data, UPDATE_FIELDS)
         plan = None
         if "relationships" in data:
             try:
@@ -61,7 +68,7 @@ def add_routes(app: FastAPI, ctx: Context) -> None:
         if "name" in data and not isinstance(data["name"], str):
             raise unprocessable("Name must be a string")
         inst, job = controller.update_service_instance(guid, data.get("parameters"), plan, data.get("name"),
-                                                       data.get("tags"))
+                                                       data.get("tags"), has_parameters="parameters" in data)
         if job is None:
             return JSONResponse(show.service_instance(inst))
         return accepted(job)

@@ -16,7 +16,8 @@ def add_routes(app: FastAPI, ctx: Context) -> None:
 
     @app.get("/v3/organizations")
     def list_orgs(request: Request) -> JSONResponse:
-        items = filtered(request, "organizations", {"names": lambda r: r["name"], "guids": lambda r: r["guid"]})
+        items = filtered(request, "organizations", {"names": lambda r: r["name"], "guids": lambda r: r["guid"]},
+                         org=lambda r: r["guid"])
         return listing(request, items, show.organization)
 
     @app.get("/v3/organizations/{guid}")
@@ -27,9 +28,12 @@ def add_routes(app: FastAPI, ctx: Context) -> None:
     def list_spaces(request: Request) -> JSONResponse:
         items = filtered(request, "spaces", {
             "names": lambda r: r["name"], "guids": lambda r: r["guid"],
-            "organization_guids": lambda r: r["relationships"]["organization"]["data"]["guid"]})
+            "organization_guids": lambda r: r["relationships"]["organization"]["data"]["guid"]},
+            space=lambda r: r["guid"])
         return listing(request, items, show.space)
 
     @app.get("/v3/spaces/{guid}")
     def get_space(guid: str) -> dict:
-        return show.space(controller.get("spaces", guid, "Space"))
+        space = controller.get("spaces", guid, "Space")
+        controller.require_read(guid, "Space")
+        return show.space(space)
