@@ -1,4 +1,5 @@
-"""The broker's catalog: the `postgres` offering, its plans and the parameters each operation accepts."""
+"""The broker's catalog: the `postgres` offering, its plans and the extensions it supports (the parameters each
+operation accepts are in params.py)."""
 
 from __future__ import annotations
 
@@ -29,15 +30,5 @@ PLANS: dict[str, Plan] = {p.name: p for p in (
           ha=True, backups=True),
 )}
 
-CREATE_PARAMETERS = frozenset({
-    "restore_from_point_in_time_of", "restore_from_point_in_time_before", "restore_from_latest_snapshot_of",
-    "restore_from_latest_snapshot_before", "enable_extensions", "dbname", "backup_retention_period",
-    "skip_final_snapshot", "preferred_backup_window", "preferred_maintenance_window",
-})
-UPDATE_PARAMETERS = frozenset({
-    "reboot", "force_failover", "enable_extensions", "disable_extensions", "update_minor_version_to_latest",
-    "apply_at_maintenance_window", "backup_retention_period", "skip_final_snapshot", "preferred_backup_window",
-    "preferred_maintenance_window",
-})
 SUPPORTED_EXTENSIONS = frozenset({"uuid-ossp", "pgcrypto", "citext", "btree_gist", "btree_gin", "postgis",
                                   "pg_stat_statements", "hstore", "pg_trgm", "unaccent"})

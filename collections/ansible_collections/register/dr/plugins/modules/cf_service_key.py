@@ -87,7 +87,7 @@ requests:
   returned: always
 """
 
-from ansible_collections.register.dr.plugins.module_utils.cf.errors import CFError, CFNotFound
+from ansible_collections.register.dr.plugins.module_utils.cf.errors import CFApiError, CFError, CFNotFound
 from ansible_collections.register.dr.plugins.module_utils.cf.module import CFModule
 
 
@@ -135,8 +135,22 @@ def run(module, client):
         key = _find(client, instance["guid"], p["name"])
     result["key"] = {"guid": key["guid"], "name": key["name"], "service_instance_guid": instance["guid"]}
     if p["return_credentials"]:
-        result["credentials"] = client.get("/v3/service_credential_bindings/%s/details" % key["guid"])["credentials"]
+        result["credentials"] = _credentials(client, key, p)
     return result
+
+
+def _credentials(client, key, p):
+    """The key's credentials. The platform hides them (404) from a user without SpaceDeveloper in the space
+    (cloud_controller_ng service_credential_bindings_controller.rb #details: can_read_secrets_in_the_binding_space?)."""
+    try:
+        return client.get("/v3/service_credential_bindings/%s/details" % key["guid"])["credentials"]
+    except CFApiError as exc:
+        if exc.status != 404:
+            raise
+        raise CFError("the credentials of key %s are not readable: reading a key's credentials needs the "
+                      "SpaceDeveloper role in space %s of org %s (a SpaceAuditor sees the key, not its credentials). "
+                      "Ask a space manager for the role or use an account that has it (%s)" % (
+                          key["name"], p.get("space"), p.get("org"), exc.msg))
 
 
 def main():

@@ -3,8 +3,10 @@
 # MIT License (see https://opensource.org/licenses/MIT)
 """``CFClient``: v3 requests over the authenticated session, with what the platform needs around them.
 
-Pagination; retries of 5xx and connection errors with jittered backoff (logins included); waiting out a 409
-operation-in-progress; one re-login on an invalid token; every call recorded (method, path, status, request id)
+Pagination; retries of 5xx and connection errors with jittered backoff (logins included); waiting out an
+operation in progress (409 60016 on PATCH and /parameters, 422 10008 on DELETE of an instance and POST/DELETE of a
+key, as cloud_controller_ng answers them); one re-login on an invalid token; a 403 names the role the user lacks;
+every call recorded (method, path, status, request id)
 for the incident record; errors typed with the CF code, title, detail and request id.
 """
 
@@ -23,10 +25,32 @@ from ansible_collections.register.dr.plugins.module_utils.cf.errors import CFApi
 RETRYABLE = (500, 502, 503, 504)
 INVALID_TOKEN_CODES = (1000, 10002)
 OPERATION_IN_PROGRESS = 60016
+UNPROCESSABLE = 10008
+NOT_AUTHORIZED = 10003
+# cloud_controller_ng service_instances_controller.rb / service_credential_bindings_controller.rb
+# operation_in_progress! and app/actions/v3/service_binding_create.rb (without the full stop).
+IN_PROGRESS_DETAIL = "There is an operation in progress for the service instance"
 
 
 def _code(errors):
     return (errors[0] if errors else {}).get("code")
+
+
+def operation_in_progress(status, errors):
+    """The platform's answers to a request made while the instance has an operation running."""
+    first = errors[0] if errors else {}
+    if status == 409:
+        return first.get("code") == OPERATION_IN_PROGRESS
+    return status == 422 and first.get("code") == UNPROCESSABLE and \
+        (first.get("detail") or "").startswith(IN_PROGRESS_DETAIL)
+
+
+def role_hint(params):
+    """What a 403 10003 CF-NotAuthorized means for the modules: writes need the SpaceDeveloper role."""
+    space, org = params.get("space") or "the space", params.get("org") or "its org"
+    return ("The user is not a SpaceDeveloper in space %s of org %s: creating, changing or deleting services and "
+            "keys needs that role (a SpaceAuditor may only read). Ask a space manager to run `cf set-space-role "
+            "<user> %s %s SpaceDeveloper`, or use an account that has it" % (space, org, org, space))
 
 
 class CFClient(object):
@@ -80,7 +104,7 @@ class CFClient(object):
     def call(self, method, path, body=None, params=None, accept=(200, 201, 202, 204), conflict_timeout=None):
         """One API call with retries; returns (status, json or None, headers) or raises CFApiError.
 
-        A 409 "operation in progress" is retried until ``conflict_timeout`` (default O(wait_timeout), else 300s).
+        An "operation in progress" answer is retried until ``conflict_timeout`` (default O(wait_timeout), else 300s).
         """
         retries = self.params.get("request_retries", 5)
         if conflict_timeout is None:
@@ -110,10 +134,12 @@ class CFClient(object):
                 self.login()
                 relogged = True
                 continue
-            if status == 409 and _code(errors) == OPERATION_IN_PROGRESS and time.time() < conflict_deadline:
+            if operation_in_progress(status, errors) and time.time() < conflict_deadline:
                 self.sleep(2.0)
                 continue
             hint = None
+            if status == 403 and _code(errors) == NOT_AUTHORIZED:
+                hint = role_hint(self.params)
             if status == 401:
                 hint = ("The platform still refused the request after logging in again: give a valid token, a "
                         "refresh token, username and password or client credentials, or run `cf login` again")

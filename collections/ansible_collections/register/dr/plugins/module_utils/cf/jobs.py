@@ -40,6 +40,16 @@ def poll(client, read, timeout, timed_out):
         delay = min(delay * 1.5, MAX_DELAY)
 
 
+def broker_error(error):
+    """The broker's own text inside a job's 10009 CF-UnableToPerform ("provision could not be completed: Service
+    broker error: <description>", cloud_controller_ng app/jobs/v3/create_service_instance_job.rb), else None."""
+    error = error or {}
+    detail = error.get("detail") or ""
+    if error.get("code") != 10009 or "Service broker error: " not in detail:
+        return None
+    return detail.split("Service broker error: ", 1)[1]
+
+
 def wait_job(client, location, timeout):
     """Poll the job at ``location`` until COMPLETE; FAILED raises with the job's errors and request id."""
     if not location:
@@ -52,12 +62,14 @@ def wait_job(client, location, timeout):
         if job["state"] == "FAILED":
             errors = job.get("errors") or []
             first = errors[0] if errors else {}
+            refused = broker_error(first)
             raise CFOperationFailed(
-                "job %s (%s) failed: %s %s: %s (request id %s). Nothing else was changed; see `cf curl /v3/jobs/%s`, "
-                "fix the cause and re-run" % (job["guid"], job.get("operation"), first.get("code"), first.get("title"),
-                                              first.get("detail"), request_id, job["guid"]),
+                "job %s (%s) failed: %s %s: %s (request id %s).%s Nothing else was changed; see `cf curl "
+                "/v3/jobs/%s`, fix the cause and re-run" % (
+                    job["guid"], job.get("operation"), first.get("code"), first.get("title"), first.get("detail"),
+                    request_id, " The service broker refused it: %s." % refused if refused else "", job["guid"]),
                 cf_code=first.get("code"), cf_title=first.get("title"), cf_detail=first.get("detail"),
-                cf_request_id=request_id, job=job)
+                cf_broker_error=refused, cf_request_id=request_id, job=job)
         return job["state"] == "COMPLETE", job
 
     def timed_out(job):

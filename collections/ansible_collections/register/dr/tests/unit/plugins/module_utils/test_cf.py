@@ -248,3 +248,50 @@ def test_a_module_starts_without_importing_aiohttp_and_aiohttp_still_works_when_
     loaded_at_start, used = done.stdout.splitlines()
     assert loaded_at_start == "[]"
     assert used == "aiohttp.client aiohttp.client"
+
+
+def test_operation_in_progress_on_delete_and_keys_is_waited_out():
+    """cloud_controller_ng answers DELETE of an instance and POST/DELETE of a key made while an operation runs with
+    422 10008 "There is an operation in progress for the service instance[.]" (service_instances_controller.rb and
+    service_credential_bindings_controller.rb #operation_in_progress!, app/actions/v3/service_binding_create.rb)."""
+    busy_delete = (422, error(10008, "CF-UnprocessableEntity", "There is an operation in progress for the service "
+                                                                "instance."))
+    busy_key = (422, error(10008, "CF-UnprocessableEntity", "There is an operation in progress for the service "
+                                                             "instance"))
+    c, _transport, sleeps = client({("DELETE", "/v3/service_instances/g"): [busy_delete, (202, None)],
+                                    ("POST", "/v3/service_credential_bindings"): [busy_key, (202, None)]})
+    assert c.call("DELETE", "/v3/service_instances/g")[0] == 202
+    assert c.call("POST", "/v3/service_credential_bindings", body={"type": "key"})[0] == 202
+    assert sleeps == [2.0, 2.0]
+
+
+def test_other_422s_are_not_waited_out():
+    taken = (422, error(10008, "CF-UnprocessableEntity", "The service instance name is taken: x"))
+    c, transport, sleeps = client({("PATCH", "/v3/service_instances/g"): [taken]})
+    with pytest.raises(CFApiError, match="name is taken"):
+        c.call("PATCH", "/v3/service_instances/g", body={"name": "x"})
+    assert sleeps == [] and len(transport.requests) == 1
+
+
+def test_a_403_names_the_missing_space_developer_role():
+    """cloud_controller_ng: writes without SpaceDeveloper answer 403 10003 CF-NotAuthorized (unauthorized!)."""
+    refused = (403, error(10003, "CF-NotAuthorized", "You are not authorized to perform the requested action"))
+    c, _transport, _sleeps = client({("DELETE", "/v3/service_instances/g"): [refused]})
+    with pytest.raises(CFApiError) as raised:
+        c.call("DELETE", "/v3/service_instances/g")
+    assert raised.value.status == 403
+    assert "not a SpaceDeveloper in space bat-qa of org dfe" in raised.value.msg
+    assert "cf set-space-role <user> dfe bat-qa SpaceDeveloper" in raised.value.msg
+
+
+def test_a_broker_failure_is_read_from_the_10009_error():
+    """cloud_controller_ng app/jobs/v3/create_service_instance_job.rb: a broker error ends the job FAILED with
+    UnableToPerform (10009) "provision could not be completed: Service broker error: <description>"."""
+    job = {"guid": "j1", "operation": "service_instance.create", "state": "FAILED", "errors": [{
+        "code": 10009, "title": "CF-UnableToPerform",
+        "detail": "provision could not be completed: Service broker error: Cannot find instance rdsbroker-x"}]}
+    c, _transport, _sleeps = client({("GET", "/v3/jobs/j1"): [(200, job)]})
+    with pytest.raises(CFOperationFailed, match="The service broker refused it: Cannot find instance rdsbroker-x") \
+            as raised:
+        c.wait_job(API + "/v3/jobs/j1", 10)
+    assert raised.value.details["cf_broker_error"] == "Cannot find instance rdsbroker-x"
