@@ -18,10 +18,9 @@ SHARED_DOMAIN = "london.cloudapps.digital"
 IMAGE_REPOSITORY = "ghcr.io/dfe-digital/register-trainee-teachers"
 SERVICE_OFFERING = "postgres"
 BACKUP_ACCOUNT = "devstoreaccount1"
-# The maintenance app every space holds, pushed from the service's service_unavailable_page/manifest.yml
-# (DFE-Digital/register-trainee-teachers: name register-unavailable, nginx_buildpack). Maintenance mode maps the
-# service's routes to it during a recovery (roles/maintenance_mode).
-MAINTENANCE_APP = "register-unavailable"
+# The maintenance app (the inventories' dr_maintenance_app, register-unavailable) is pushed from the service's
+# service_unavailable_page/manifest.yml (DFE-Digital/register-trainee-teachers), an nginx_buildpack app. Maintenance
+# mode maps the service's routes to it during a recovery (roles/maintenance_mode).
 MAINTENANCE_BUILDPACK = "nginx_buildpack"
 DB_EXTENSIONS = ("uuid-ossp", "pgcrypto", "citext", "btree_gist", "btree_gin")
 TF_PROVIDER = 'provider["registry.terraform.io/cloudfoundry-community/cloudfoundry"]'
@@ -50,6 +49,7 @@ class Environment:
     backup_prefix: str | None = None
     key_vault: str | None = None
     image_tag: str = field(default="")
+    maintenance_app: str = ""
 
     @property
     def web_app(self) -> str:
@@ -82,6 +82,7 @@ def _from_inventory(name: str) -> Environment:
         state=TerraformState(state.resource_group, state.storage_account, state.container, state.key),
         backup_container=env.backup_container, backup_prefix=env.backup_prefix, key_vault=env.key_vault,
         image_tag=_tag(env.name.removeprefix("review-")),
+        maintenance_app=str(facts.environment_facts(*facts.inventory_of(name)).get("dr_maintenance_app") or ""),
     )
 
 

@@ -25,7 +25,6 @@ from register_dr.sandbox.lifecycle.secrets import SPACE_ROLES_OF_USERS
 from register_dr.sandbox.world import dataset
 from register_dr.sandbox.world.environments import (
     DB_EXTENSIONS,
-    MAINTENANCE_APP,
     MAINTENANCE_BUILDPACK,
     ORG,
     SHARED_DOMAIN,
@@ -73,9 +72,10 @@ def seed_world(controller: CloudController, *, storage: Callable[[str], BlobServ
     spaces = {name: controller.create_space(org["guid"], name) for name in SPACES}
     grant_space_roles(controller)
     domain = controller.create_domain(SHARED_DOMAIN)
-    for space in spaces.values():  # its manifest names no route: only maintenance mode maps routes to it
-        controller.create_app(space["guid"], MAINTENANCE_APP, None, buildpack=MAINTENANCE_BUILDPACK)
     envs = sandbox_environments()
+    # Its manifest names no route: only maintenance mode maps routes to it.
+    for space, app_name in sorted({(env.space, env.maintenance_app) for env in envs if env.maintenance_app}):
+        controller.create_app(spaces[space]["guid"], app_name, None, buildpack=MAINTENANCE_BUILDPACK)
     seeded: dict[str, SeededEnvironment] = {}
     for env in envs:
         space = spaces[env.space]
