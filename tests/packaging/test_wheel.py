@@ -4,11 +4,14 @@ roles, inventories and collection it carries, and says what it would change."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -16,8 +19,7 @@ import pytest
 from register_dr.sandbox.lifecycle.client import SandboxClient
 from register_dr.sandbox.world.environments import ENVIRONMENTS
 
-# Building the wheel and installing its dependencies into a fresh venv takes one to three minutes.
-pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
+pytestmark = pytest.mark.sandbox
 REPO = Path(__file__).resolve().parents[2]
 # No PATH entry, no variable and no working directory of the checkout reaches the installed command.
 CLEAN_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "LANG": "C.UTF-8"}
@@ -28,10 +30,8 @@ def _run(*args: str | Path, cwd: Path, timeout: float = 600, **env: str) -> subp
                           timeout=timeout, check=False)
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A venv holding the wheel of this tree and its plain dependencies (pip's configured indexes and cache)."""
-    root = tmp_path_factory.mktemp("wheel")
+def _build_wheel(root: Path) -> Path:
+    """The wheel of this tree, built without the network by the setuptools of the test environment."""
     tree = root / "tree"  # the build writes build/ and egg-info beside the sources: build from a copy of the files
     listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO, check=True,
                             capture_output=True, text=True).stdout.split()
@@ -39,17 +39,49 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         if (REPO / name).is_file():
             (tree / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, tree / name)
-    pip_env = {k: v for k, v in os.environ.items() if k.startswith("PIP_")}
-    built = _run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", root / "dist", tree, cwd=root,
-                 **pip_env)
+    built = _run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w",
+                 root / "dist", tree, cwd=root)
     assert built.returncode == 0, built.stderr[-3000:]
     shutil.rmtree(tree)
-    wheel = next((root / "dist").glob("register_dr-*.whl"))
+    return next((root / "dist").glob("register_dr-*.whl"))
+
+
+def _wheelhouse(wheel: Path) -> Path:
+    """The wheel's plain dependencies as wheels, kept between runs (keyed by its requirements and this Python):
+    the first run fetches them through pip's configured indexes and cache, later runs install offline."""
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = archive.read(next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))).decode()
+    needs = sorted(line for line in metadata.splitlines()
+                   if line.startswith("Requires-Dist:") and "extra ==" not in line)
+    key = hashlib.sha256("\n".join([sys.version, *needs]).encode()).hexdigest()[:16]
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    house = cache / "register-dr" / f"wheelhouse-{key}"
+    if not (house / "complete").exists():
+        house.parent.mkdir(parents=True, exist_ok=True)
+        fetching = Path(tempfile.mkdtemp(prefix="wheelhouse-", dir=house.parent))
+        pip_env = {k: v for k, v in os.environ.items() if k.startswith("PIP_")}
+        fetched = _run(sys.executable, "-m", "pip", "download", "--quiet", "-d", fetching, wheel, cwd=fetching,
+                       **pip_env)
+        assert fetched.returncode == 0, fetched.stderr[-3000:]
+        (fetching / wheel.name).unlink()
+        (fetching / "complete").write_text("\n".join(needs) + "\n")
+        shutil.rmtree(house, ignore_errors=True)
+        fetching.rename(house)
+    return house
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv outside the checkout holding the wheel of this tree and its plain dependencies, installed by pip
+    from the wheelhouse alone (no index)."""
+    root = tmp_path_factory.mktemp("wheel")
+    wheel = _build_wheel(root)
+    house = _wheelhouse(wheel)
     venv = root / "venv"
-    base = getattr(sys, "_base_executable", sys.executable)
-    made = _run(base, "-m", "venv", venv, cwd=root)
+    made = _run(getattr(sys, "_base_executable", sys.executable), "-m", "venv", venv, cwd=root)
     assert made.returncode == 0, made.stderr
-    done = _run(venv / "bin" / "pip", "install", "--quiet", wheel, cwd=root, **pip_env)
+    done = _run(venv / "bin" / "pip", "install", "--quiet", "--no-index", "--find-links", house, wheel, cwd=root,
+                PIP_CONFIG_FILE=os.devnull)
     assert done.returncode == 0, done.stderr[-3000:]
     return venv
 
