@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -43,6 +44,17 @@ def realistic() -> Iterator[Settings]:
             shutil.rmtree(home, ignore_errors=True)
 
 
+def _token_expired_during_a_job_wait(settings: Settings) -> bool:
+    """The sandbox's request log shows a job poll refused for an expired token (401) and the next poll of that job
+    answered after the client logged in again."""
+    lines = (settings.log_dir / "server.log").read_text(errors="replace").splitlines()
+    refused = [re.search(r"GET (/v3/jobs/\S+) 401 ", line) for line in lines]
+    for index, match in enumerate(refused):
+        if match and any(f"GET {match.group(1)} 200 " in later for later in lines[index + 1:]):
+            return True
+    return False
+
+
 def _figures(report, artifacts: Path) -> dict:
     steps = {s.name: s.duration for s in report.steps}
     timeline = json.loads((artifacts / "run" / "timeline.json").read_text())
@@ -59,6 +71,7 @@ def test_realistic_lost_instance_drill(realistic: Settings, tmp_path: Path) -> N
     figures = _figures(report, tmp_path / "drill")
     # The create alone outlasts an access token: the run only finished because the client logged in again.
     assert figures["steps"]["recovery: lost_instance"] > timing.PROFILES["realistic"].create_seconds
+    assert _token_expired_during_a_job_wait(realistic)
     assert timing.PROFILES["realistic"].create_seconds > timing.TOKEN_LIFETIME == realistic.token_lifetime
 
 
@@ -68,4 +81,5 @@ def test_realistic_data_loss_drill(realistic: Settings, tmp_path: Path) -> None:
     assert report.result == "verified", (report.error, report.verification)
     figures = _figures(report, tmp_path / "drill")
     assert figures["steps"]["recovery: data_loss"] > timing.PROFILES["realistic"].restore_seconds
+    assert _token_expired_during_a_job_wait(realistic)
     assert timing.PROFILES["realistic"].restore_seconds > timing.TOKEN_LIFETIME == realistic.token_lifetime
