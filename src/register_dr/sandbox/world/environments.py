@@ -23,7 +23,6 @@ BACKUP_ACCOUNT = "devstoreaccount1"
 # mode maps the service's routes to it during a recovery (roles/maintenance_mode).
 MAINTENANCE_BUILDPACK = "nginx_buildpack"
 DB_EXTENSIONS = ("uuid-ossp", "pgcrypto", "citext", "btree_gist", "btree_gin")
-TF_PROVIDER = 'provider["registry.terraform.io/cloudfoundry-community/cloudfoundry"]'
 TF_INSTANCE_ADDRESS = "module.paas.cloudfoundry_service_instance.postgres_instance_13"
 TF_KEY_ADDRESS = "module.paas.cloudfoundry_service_key.postgres-key-13"
 TF_BLAZER_KEY_ADDRESS = "module.paas.cloudfoundry_service_key.postgres-blazer-key-13"
@@ -116,43 +115,3 @@ def environment(name: str) -> Environment:
 
 def sandbox_environments() -> list[Environment]:
     return [*ENVIRONMENTS.values(), review_environment(SANDBOX_REVIEW_PR)]
-
-
-def terraform_state_document(env: Environment, *, instance_guid: str, plan_guid: str, space_guid: str,
-                             key_guids: dict[str, str], app_guids: dict[str, str], lineage: str) -> dict:
-    """A Terraform v4 state as the team's configuration leaves it: the apps, the database and its two keys."""
-
-    def resource(rtype: str, name: str, attributes: dict) -> dict:
-        return {
-            "module": "module.paas",
-            "mode": "managed",
-            "type": rtype,
-            "name": name,
-            "provider": TF_PROVIDER,
-            "instances": [{"schema_version": 0, "attributes": attributes, "sensitive_attributes": [],
-                           "private": "bnVsbA=="}],
-        }
-
-    resources = [
-        resource("cloudfoundry_app", "web_app" if i == 0 else "worker_app",
-                 {"id": app_guids[app], "name": app, "space": space_guid, "docker_image": env.docker_image})
-        for i, app in enumerate(env.apps)
-    ]
-    resources.append(resource("cloudfoundry_service_instance", "postgres_instance_13", {
-        "id": instance_guid, "name": env.service, "space": space_guid, "service_plan": plan_guid,
-        "json_params": '{"enable_extensions":["pgcrypto","btree_gist"]}', "tags": [],
-    }))
-    key_app, key_blazer = env.keys
-    resources.append(resource("cloudfoundry_service_key", "postgres-key-13",
-                              {"id": key_guids[key_app], "name": key_app, "service_instance": instance_guid}))
-    resources.append(resource("cloudfoundry_service_key", "postgres-blazer-key-13",
-                              {"id": key_guids[key_blazer], "name": key_blazer, "service_instance": instance_guid}))
-    return {
-        "version": 4,
-        "terraform_version": "1.15.5",
-        "serial": 1,
-        "lineage": lineage,
-        "outputs": {},
-        "resources": resources,
-        "check_results": None,
-    }

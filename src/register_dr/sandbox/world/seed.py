@@ -4,38 +4,43 @@ The org, spaces, apps with their docker droplets and routes, the maintenance app
 per environment (created through the broker exactly as a user would, so each is a real Postgres cluster), its two
 service keys, the register-like dataset loaded as the app's key user, the backup containers with a nightly backup,
 and each environment's Terraform state blob pointing at the real resource addresses.
+
+The objects the team's Terraform owns (the database, its two keys, the apps and the web route) are made by
+``terraform apply`` of the sandbox's copy of that configuration (sandbox/terraform), so each state blob is the state
+real Terraform wrote; the org, spaces, shared domain and maintenance apps, which it does not own, are made directly.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
-import uuid
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from azure.core.exceptions import ResourceExistsError
-from azure.storage.blob import BlobServiceClient
-
 from register_dr.sandbox.cf.controller import CloudController
 from register_dr.sandbox.lifecycle.secrets import SPACE_ROLES_OF_USERS
 from register_dr.sandbox.world import dataset
 from register_dr.sandbox.world.environments import (
-    DB_EXTENSIONS,
     MAINTENANCE_BUILDPACK,
     ORG,
     SHARED_DOMAIN,
     SPACES,
     Environment,
     sandbox_environments,
-    terraform_state_document,
 )
 from register_dr.sandbox.world.nightly import nightly_backup
 
 Progress = Callable[[str], None]
+# The addresses of the team's configuration whose guids the world records.
+INSTANCE_ADDRESS = ("module.paas", "cloudfoundry_service_instance", "postgres_instance_13")
+KEY_ADDRESSES = (("module.paas", "cloudfoundry_service_key", "postgres-key-13"),
+                 ("module.paas", "cloudfoundry_service_key", "postgres-blazer-key-13"))
+APP_TYPE = "cloudfoundry_app"
+
+ApplyTerraform = Callable[[Environment], dict]
 
 
 @dataclass
@@ -49,13 +54,6 @@ class SeededEnvironment:
     backup: str | None = None
 
 
-def _container(service: BlobServiceClient, name: str):
-    client = service.get_container_client(name)
-    with contextlib.suppress(ResourceExistsError):
-        client.create_container()
-    return client
-
-
 def grant_space_roles(controller: CloudController) -> None:
     """Every sandbox identity gets its space role in every space (idempotent, also for an existing world)."""
     for space in controller.list("spaces"):
@@ -63,79 +61,57 @@ def grant_space_roles(controller: CloudController) -> None:
             controller.assign_space_role(user, space["guid"], role)
 
 
-def seed_world(controller: CloudController, *, storage: Callable[[str], BlobServiceClient],
-               backup_connection_string: str, progress: Progress, scale: int = 1,
-               timeout: float = 120.0) -> dict[str, SeededEnvironment]:
-    """Create everything; returns what was made per environment. ``storage(account)`` gives a blob client."""
-    progress("creating org dfe, spaces, apps and routes")
+def seed_world(controller: CloudController, *, backup_connection_string: str, progress: Progress,
+               apply: ApplyTerraform, scale: int = 1) -> dict[str, SeededEnvironment]:
+    """Create everything; returns what was made per environment. ``apply(env)`` runs ``terraform apply`` of the
+    environment (its state in the azurerm backend, on the sandbox's state accounts) and returns the state
+    Terraform wrote."""
+    progress("creating org dfe, spaces, the shared domain and the maintenance apps")
     org = controller.create_org(ORG)
     spaces = {name: controller.create_space(org["guid"], name) for name in SPACES}
     grant_space_roles(controller)
-    domain = controller.create_domain(SHARED_DOMAIN)
+    controller.create_domain(SHARED_DOMAIN)
     envs = sandbox_environments()
     # Its manifest names no route: only maintenance mode maps routes to it.
     for space, app_name in sorted({(env.space, env.maintenance_app) for env in envs if env.maintenance_app}):
         controller.create_app(spaces[space]["guid"], app_name, None, buildpack=MAINTENANCE_BUILDPACK)
-    seeded: dict[str, SeededEnvironment] = {}
-    for env in envs:
-        space = spaces[env.space]
-        apps = {}
-        for app_name in env.apps:
-            app = controller.create_app(space["guid"], app_name, env.docker_image)
-            route = controller.create_route(space["guid"], domain["guid"], app_name)
-            controller.map_route(route["guid"], app["guid"])
-            apps[app_name] = app["guid"]
-        seeded[env.name] = SeededEnvironment(env.name, space["guid"], "", app_guids=apps)
+    progress(f"terraform apply of {len(envs)} environments (database, keys, apps, routes)")
 
-    progress(f"creating {len(envs)} database services (real Postgres clusters)")
-    jobs = {}
-    for env in envs:
-        instance, job = controller.create_service_instance(
-            spaces[env.space]["guid"], env.service, controller.find_service_plan(env.plan)["guid"],
-            {"enable_extensions": list(DB_EXTENSIONS)}, [],
-        )
-        seeded[env.name].instance_guid = instance["guid"]
-        jobs[env.name] = job["guid"]
-    for _name, job_guid in jobs.items():
-        controller.wait_job(job_guid, timeout)
-
-    progress("creating service keys and loading the register dataset")
-
-    def finish(env: Environment) -> None:
-        record = seeded[env.name]
-        key_jobs = []
-        for key_name in env.keys:
-            binding, job = controller.create_key(record.instance_guid, key_name)
-            record.key_guids[key_name] = binding["guid"]
-            key_jobs.append(job["guid"])
-        for job_guid in key_jobs:
-            controller.wait_job(job_guid, timeout)
+    def finish(env: Environment) -> SeededEnvironment:
+        started = time.monotonic()
+        state = apply(env)
+        progress(f"terraform apply of {env.name} done in {time.monotonic() - started:.1f}s")
+        record = _from_state(env, spaces[env.space]["guid"], state)
         credentials = controller.key_credentials(record.key_guids[env.service])
         record.rows = dataset.seed(credentials, scale=scale)
-        _write_state(env, record, controller, storage)
         if env.backup_container and env.backup_prefix:
             made = nightly_backup(
                 credentials, connection_string=backup_connection_string, container=env.backup_container,
                 prefix=env.backup_prefix, date=dt.datetime.now(dt.UTC).date(),
             )
             record.backup = made["name"]
+        return record
 
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        for future in [pool.submit(finish, env) for env in envs]:
-            future.result()
+    with ThreadPoolExecutor(max_workers=len(envs)) as pool:
+        futures = {env.name: pool.submit(finish, env) for env in envs}
+        seeded = {name: future.result() for name, future in futures.items()}
     progress("world ready")
     return seeded
 
 
-def _write_state(env: Environment, record: SeededEnvironment, controller: CloudController,
-                 storage: Callable[[str], BlobServiceClient]) -> None:
-    plan_guid = controller.find_service_plan(env.plan)["guid"]
-    document = terraform_state_document(
-        env, instance_guid=record.instance_guid, plan_guid=plan_guid, space_guid=record.space_guid,
-        key_guids=record.key_guids, app_guids=record.app_guids, lineage=str(uuid.uuid4()),
-    )
-    container = _container(storage(env.state.account), env.state.container)
-    container.upload_blob(env.state.key, json.dumps(document, indent=2).encode(), overwrite=True)
+def _instances(state: dict, module: str, rtype: str, name: str | None = None) -> list[dict]:
+    return [instance["attributes"] for resource in state.get("resources", [])
+            if resource.get("module") == module and resource["type"] == rtype and resource["mode"] == "managed"
+            and (name is None or resource["name"] == name) for instance in resource["instances"]]
+
+
+def _from_state(env: Environment, space_guid: str, state: dict) -> SeededEnvironment:
+    """What Terraform made for an environment, read from the state it wrote."""
+    instance = _instances(state, *INSTANCE_ADDRESS)[0]
+    keys = {attributes["name"]: attributes["id"] for address in KEY_ADDRESSES for attributes in _instances(
+        state, *address)}
+    apps = {attributes["name"]: attributes["id"] for attributes in _instances(state, "module.paas", APP_TYPE)}
+    return SeededEnvironment(env.name, space_guid, instance["id"], key_guids=keys, app_guids=apps)
 
 
 def save_world(path: Path, seeded: dict[str, SeededEnvironment]) -> None:

@@ -1,10 +1,13 @@
-"""Apps and their droplets (the docker image of the current droplet)."""
+"""Apps and their droplets (the docker image of the current droplet), and how a docker app is made and changed:
+app, docker package, build, current droplet, environment variables, start/stop, delete (cloud_controller_ng
+AppsV3Controller, PackagesController, BuildsController)."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
+from register_dr.sandbox.cf.controller import CFError, unprocessable
 from register_dr.sandbox.cf.routes.context import Context
 
 
@@ -13,6 +16,8 @@ def add_routes(app: FastAPI, ctx: Context) -> None:
     show = ctx.show
     listing = ctx.listing
     filtered = ctx.filtered
+    body = ctx.body
+    accepted = ctx.accepted
 
     @app.get("/v3/apps")
     def list_apps(request: Request) -> JSONResponse:
@@ -39,3 +44,97 @@ def add_routes(app: FastAPI, ctx: Context) -> None:
     @app.get("/v3/droplets/{guid}")
     def get_droplet(guid: str) -> dict:
         return show.droplet(controller.get("droplets", guid, "Droplet"))
+
+    @app.post("/v3/apps")
+    async def create_app_(request: Request) -> JSONResponse:
+        data = await body(request)
+        lifecycle = (data.get("lifecycle") or {}).get("type", "buildpack")
+        if lifecycle != "docker":
+            raise unprocessable("The sandbox runs docker apps only: lifecycle type must be 'docker'")
+        try:
+            space = data["relationships"]["space"]["data"]["guid"]
+            name = data["name"]
+        except (KeyError, TypeError):
+            raise unprocessable("Name must be a string, Relationships Space is required") from None
+        if not isinstance(name, str) or not name:
+            raise unprocessable("Name can't be blank")
+        environment = data.get("environment_variables") or {}
+        if not isinstance(environment, dict):
+            raise unprocessable("Environment variables must be an object")
+        return JSONResponse(show.app(controller.new_app(space, name, environment)), status_code=201)
+
+    @app.patch("/v3/apps/{guid}")
+    async def update_app(request: Request, guid: str) -> dict:
+        data = await body(request)
+        if "name" in data and not isinstance(data["name"], str):
+            raise unprocessable("Name must be a string")
+        return show.app(controller.update_app(guid, name=data.get("name")))
+
+    @app.delete("/v3/apps/{guid}")
+    def delete_app(guid: str) -> Response:
+        return accepted(controller.delete_app(guid))
+
+    @app.post("/v3/apps/{guid}/actions/{action}")
+    def app_action(guid: str, action: str) -> dict:
+        states = {"start": "STARTED", "stop": "STOPPED", "restart": "STARTED"}
+        if action not in states:
+            raise CFError(404, 10000, "CF-NotFound", "Unknown request")
+        return show.app(controller.update_app(guid, state=states[action]))
+
+    @app.get("/v3/apps/{guid}/environment_variables")
+    def app_environment(guid: str) -> dict:
+        return {"var": controller.app_environment(guid),
+                "links": {"self": show.href(f"/v3/apps/{guid}/environment_variables"),
+                          "app": show.href(f"/v3/apps/{guid}")}}
+
+    @app.patch("/v3/apps/{guid}/environment_variables")
+    async def patch_app_environment(request: Request, guid: str) -> dict:
+        data = await body(request)
+        values = data.get("var")
+        if not isinstance(values, dict):
+            raise unprocessable("Var must be an object")
+        return {"var": controller.patch_app_environment(guid, values),
+                "links": {"self": show.href(f"/v3/apps/{guid}/environment_variables"),
+                          "app": show.href(f"/v3/apps/{guid}")}}
+
+    @app.patch("/v3/apps/{guid}/relationships/current_droplet")
+    async def assign_droplet(request: Request, guid: str) -> dict:
+        data = await body(request)
+        try:
+            droplet = data["data"]["guid"]
+        except (KeyError, TypeError):
+            raise unprocessable("Data must be an object with a droplet guid") from None
+        controller.set_current_droplet(guid, droplet)
+        return {"data": {"guid": droplet}, "links": {
+            "self": show.href(f"/v3/apps/{guid}/relationships/current_droplet"),
+            "related": show.href(f"/v3/apps/{guid}/droplets/current")}}
+
+    @app.post("/v3/packages")
+    async def create_package(request: Request) -> JSONResponse:
+        data = await body(request)
+        if data.get("type") != "docker":
+            raise unprocessable("The sandbox runs docker apps only: package type must be 'docker'")
+        try:
+            app_guid = data["relationships"]["app"]["data"]["guid"]
+            image = data["data"]["image"]
+        except (KeyError, TypeError):
+            raise unprocessable("Relationships App is required, Data must have an image") from None
+        package = controller.create_docker_package(app_guid, str(image))
+        return JSONResponse(show.package(package), status_code=201)
+
+    @app.get("/v3/packages/{guid}")
+    def get_package(guid: str) -> dict:
+        return show.package(controller.get("packages", guid, "Package"))
+
+    @app.post("/v3/builds")
+    async def create_build(request: Request) -> JSONResponse:
+        data = await body(request)
+        try:
+            package = data["package"]["guid"]
+        except (KeyError, TypeError):
+            raise unprocessable("Package guid is required") from None
+        return JSONResponse(show.build(controller.stage(str(package))), status_code=201)
+
+    @app.get("/v3/builds/{guid}")
+    def get_build(guid: str) -> dict:
+        return show.build(controller.get("builds", guid, "Build"))

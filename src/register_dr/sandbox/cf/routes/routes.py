@@ -77,3 +77,7 @@ def add_routes(app: FastAPI, ctx: Context) -> None:
     def remove_destination(guid: str, destination_guid: str) -> Response:
         controller.remove_destination(guid, destination_guid)
         return Response(status_code=204)
+
+    @app.delete("/v3/routes/{guid}")
+    def delete_route(guid: str) -> Response:
+        return ctx.accepted(controller.delete_route(guid))

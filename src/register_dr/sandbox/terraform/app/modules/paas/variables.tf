@@ -1,0 +1,11 @@
+variable "cf_org" { type = string }
+variable "cf_space" { type = string }
+variable "cf_domain" { type = string }
+variable "app_docker_image" { type = string }
+variable "web_app_name" { type = string }
+variable "worker_app_name" { type = string }
+variable "postgres_service_name" { type = string }
+variable "postgres_service_plan" { type = string }
+variable "postgres_extensions" { type = list(string) }
+variable "restore_db_from_db_instance" { type = string }
+variable "restore_db_from_point_in_time_before" { type = string }
