@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -31,3 +32,25 @@ def terraform_bin(tmp_path: Path) -> Path:
 @pytest.fixture
 def terraform_environ(tmp_path: Path) -> dict[str, str]:
     return launcher.terraform_env(tmp_path)
+
+
+@pytest.fixture
+def review(capsys, monkeypatch, terraform_environ):
+    """Run terraform_plan_review in this process as Ansible would (arguments in, JSON out); returns (failed, result).
+    Terraform, when the module runs it, gets this test's environment (``monkeypatch.setenv`` more before calling)."""
+    from ansible.module_utils.testing import patch_module_args
+    from ansible_collections.register.dr.plugins.modules import terraform_plan_review
+
+    for name in ("CHECKPOINT_DISABLE", "TF_CLI_CONFIG_FILE", "TF_IN_AUTOMATION", "TF_INPUT"):
+        monkeypatch.setenv(name, terraform_environ[name])
+
+    def run(check_mode: bool = False, **args) -> tuple[bool, dict]:
+        if check_mode:
+            args["_ansible_check_mode"] = True
+        capsys.readouterr()
+        with patch_module_args(args), pytest.raises(SystemExit):
+            terraform_plan_review.main()
+        result = json.loads(capsys.readouterr().out)
+        return bool(result.get("failed")), result
+
+    return run

@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible.module_utils.testing import patch_module_args
-from ansible_collections.register.dr.plugins.modules import terraform_plan_review
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).with_name("fixtures")
@@ -21,24 +19,6 @@ OLD_GUID = "5b1f3e0a-6c2d-4a8e-9f71-2d4c8b0e9a13"
 BEFORE = "2026-11-20 09:15:00"
 PITR = dict(restore_from_point_in_time_of=OLD_GUID, restore_from_point_in_time_before=BEFORE)
 IMAGE = "ghcr.io/dfe-digital/register-trainee-teachers"
-
-
-@pytest.fixture
-def review(capsys, monkeypatch, terraform_environ):
-    """Run the module in this process as Ansible would (arguments in, JSON out); returns (failed, result)."""
-    for name in ("CHECKPOINT_DISABLE", "TF_CLI_CONFIG_FILE", "TF_IN_AUTOMATION", "TF_INPUT"):
-        monkeypatch.setenv(name, terraform_environ[name])
-
-    def run(check_mode: bool = False, **args) -> tuple[bool, dict]:
-        if check_mode:
-            args["_ansible_check_mode"] = True
-        capsys.readouterr()
-        with patch_module_args(args), pytest.raises(SystemExit):
-            terraform_plan_review.main()
-        result = json.loads(capsys.readouterr().out)
-        return bool(result.get("failed")), result
-
-    return run
 
 
 class Workspace:

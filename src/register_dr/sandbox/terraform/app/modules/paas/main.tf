@@ -34,6 +34,15 @@ resource "cloudfoundry_service_instance" "postgres_instance_13" {
   }
 }
 
+# A copy of the database for analysis, as in the team's configuration (none by default).
+resource "cloudfoundry_service_instance" "postgres_snapshot" {
+  count        = var.snapshot_databases_to_deploy
+  name         = "${var.postgres_service_name}-snapshot"
+  space        = data.cloudfoundry_space.space.id
+  service_plan = data.cloudfoundry_service.postgres.service_plans[var.postgres_service_plan]
+  json_params  = jsonencode({ enable_extensions = var.postgres_extensions })
+}
+
 resource "cloudfoundry_service_key" "postgres-key-13" {
   name             = var.postgres_service_name
   service_instance = cloudfoundry_service_instance.postgres_instance_13.id

@@ -9,3 +9,4 @@ variable "postgres_service_plan" { type = string }
 variable "postgres_extensions" { type = list(string) }
 variable "restore_db_from_db_instance" { type = string }
 variable "restore_db_from_point_in_time_before" { type = string }
+variable "snapshot_databases_to_deploy" { type = number }
