@@ -5,7 +5,9 @@ drops an instance whose guid the API no longer lists; json_params stays as in th
 resource_cf_service_key.go (every argument ForceNew, so keys of a new instance replace the old ones) and
 resource_cf_app.go (a changed docker image is an in-place update). Each test plans from its own copy of an
 environment's state (its own TF_DATA_DIR and state file), so nothing in the sandbox changes: an instance "deleted
-outside Terraform" is a state copy whose guid the platform does not know, as after a lost instance.
+outside Terraform" is a state copy whose guid the platform does not know, as after a lost instance. The copy of the
+state blob (azurerm backend, on the sandbox's TLS Azurite) is planned with a backend_override.tf naming a local
+state file, so the sandbox's state blobs are read but never written.
 
 terraform_plan_review then reads these real plans (saved with -out, read back through `terraform show -json` with the
 provider's schemas) and must catch what the runbook forbids: an image tag change, a replaced app, a second
@@ -23,8 +25,10 @@ from pathlib import Path
 
 import pytest
 
+from register_dr.sandbox.lifecycle import control
+from register_dr.sandbox.lifecycle.secrets import SandboxSecrets
 from register_dr.sandbox.terraform.workspace import Workspace
-from register_dr.sandbox.world import ENVIRONMENTS
+from register_dr.sandbox.world.environments import ENVIRONMENTS
 
 pytestmark = pytest.mark.slow
 
@@ -40,12 +44,13 @@ class Plans:
     """An environment's configuration planned against a state copy, with the sandbox's env.sh environment."""
 
     workspace: Workspace
+    app: Path
     env: dict[str, str]
     state: Path
     tmp: Path
 
     def terraform(self, *args: str, ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess:
-        proc = subprocess.run([str(self.workspace.terraform), f"-chdir={self.workspace.app}", *args], env=self.env,
+        proc = subprocess.run([str(self.workspace.terraform), f"-chdir={self.app}", *args], env=self.env,
                               capture_output=True, text=True, timeout=300)
         assert proc.returncode in ok, proc.stdout[-2000:] + proc.stderr[-2000:]
         return proc
@@ -80,7 +85,7 @@ class Plans:
     def reviewing(self, plan_file: Path) -> dict:
         """terraform_plan_review's arguments for a plan of this configuration (shown where it was initialised)."""
         return dict(plan_file=str(plan_file), terraform_path=str(self.workspace.terraform),
-                    chdir=str(self.workspace.app))
+                    chdir=str(self.app))
 
     def plan(self, *extra: str, image: str = ENV.docker_image) -> tuple[Path, dict]:
         plan_file = self.tmp / f"plan-{uuid.uuid4().hex[:6]}.tfplan"
@@ -102,13 +107,18 @@ def verdicts(result: dict) -> dict[str, tuple[str, str]]:
 @pytest.fixture
 def plans(sandbox, tmp_path: Path, monkeypatch) -> Plans:
     workspace = Workspace(sandbox.settings.terraform_dir)
+    app = tmp_path / "app"
+    shutil.copytree(workspace.app, app, ignore=shutil.ignore_patterns(".terraform", "*.tfplan"))
+    (app / "backend_override.tf").write_text('terraform {\n  backend "local" {}\n}\n')
     state = tmp_path / "terraform.tfstate"
-    shutil.copy(workspace.state_path(ENV), state)
+    blob = control.blob_service(control.Endpoints.load(sandbox.settings), SandboxSecrets.load(sandbox.settings),
+                                ENV.state.account).get_blob_client(ENV.state.container, ENV.state.key)
+    state.write_bytes(blob.download_blob().readall())
     env = workspace.environ(sandbox.env["CF_API"], sandbox.env["CF_USERNAME"], sandbox.env["CF_PASSWORD"])
     env["TF_DATA_DIR"] = str(tmp_path / "data")
     for name in ("TF_CLI_CONFIG_FILE", "TF_DATA_DIR", "CF_API_URL", "CF_USER", "CF_PASSWORD"):
         monkeypatch.setenv(name, env[name])
-    found = Plans(workspace, env, state, tmp_path)
+    found = Plans(workspace, app, env, state, tmp_path)
     found.terraform("init", "-input=false", "-no-color", "-reconfigure", f"-backend-config=path={state}")
     return found
 
