@@ -84,6 +84,14 @@ options:
   expected_key_count:
     description: How many keys of the new instance the plan must create; by default at least one.
     type: int
+  expect_new_instance:
+    description:
+      - Whether the plan must create the new service instance and its keys. C(false) reviews the plan that
+        redeploys the apps once the instance and its keys were made by a targeted apply (during maintenance mode,
+        so that Terraform does not map the apps' routes back early): then only the apps may change, their image
+        unchanged, and a new instance or key is unexpected.
+    type: bool
+    default: true
   allowed_changes:
     description:
       - Addresses (shell-style patterns allowed, for example C(module.paas.cloudfoundry_route.*)) of other resources
@@ -358,6 +366,9 @@ class Review:
     def row_for(self, change):
         if change.managed and change.type == self.p["app_type"]:
             return self.app_row(change)
+        if change in self.new_instances and not self.p["expect_new_instance"]:
+            return change_row(change, "unexpected", "a new service instance, but this plan should only redeploy the "
+                              "apps (expect_new_instance is false)")
         if change in self.new_instances:
             return self.instance_row(change)
         if change.managed and change.type == self.p["service_key_type"] and change.creates:
@@ -366,6 +377,8 @@ class Review:
 
     def missing_rows(self):
         rows = []
+        if not self.p["expect_new_instance"]:
+            return rows
         if not self.new_instances:
             rows.append(row("(missing) new %s" % self.p["service_instance_type"], ["create"], "create", "missing",
                             "the plan creates no service instance; exactly one is expected (was the old instance "
@@ -475,6 +488,7 @@ def main():
         key_instance_attribute=dict(type="str", default="service_instance", no_log=False),
         expected_key_count=dict(type="int"),
         allowed_changes=dict(type="list", elements="str", default=[]),
+        expect_new_instance=dict(type="bool", default=True),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            mutually_exclusive=[("plan_file", "plan_json")],
