@@ -216,3 +216,22 @@ def test_import_takes_the_guid_and_leaves_json_params_to_the_configuration(plans
     # instance (replace_on_params_change is false)
     _, shown = plans.plan()
     assert actions(shown)[INSTANCE] == ["update"]
+
+
+def test_during_maintenance_the_recreate_targets_the_instance_and_keys_and_the_redeploy_only_the_apps(
+        plans: Plans, review) -> None:
+    """The web app's routes are Terraform's (cloudfoundry_app.routes, read back by resourceAppRead), so while
+    maintenance mode has them on the maintenance app the recreate plan targets the database and its keys, and the
+    apps are redeployed afterwards in a plan reviewed with expect_new_instance=false."""
+    plans.lose_instance()
+    plan_file, shown = plans.plan(f"-target={INSTANCE}", *(f"-target={key}" for key in KEYS))
+    assert actions(shown) == {INSTANCE: ["create"], KEYS[0]: ["create"], KEYS[1]: ["create"]}
+    failed, result = review(**plans.reviewing(plan_file))
+    assert not failed, result.get("table") or result.get("msg")
+
+    plan_file, _ = plans.plan()
+    failed, result = review(expect_new_instance=False, **plans.reviewing(plan_file))
+    assert failed
+    verdict, reason = verdicts(result)[INSTANCE]
+    assert verdict == "unexpected" and "should only redeploy the apps" in reason
+    assert verdicts(result)["module.paas.cloudfoundry_app.web_app"][0] == "ok"
