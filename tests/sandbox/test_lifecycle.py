@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,14 +33,14 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def own_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    home = tmp_path_factory.mktemp("lifecycle")
-    for parent in [home, *home.parents]:
-        if parent == Path("/"):
-            break
-        parent.chmod(parent.stat().st_mode | 0o011)
+def own_home() -> Iterator[Path]:
+    # Not under pytest's basetemp: every pytest session of the machine's user makes that folder 0700 again when it
+    # starts, and Postgres (run as nobody when root) could then no longer enter the home.
+    home = Path(tempfile.mkdtemp(prefix="register-dr-lifecycle-", dir="/var/tmp" if os.geteuid() == 0 else None))
+    home.chmod(0o755)
     yield home
     control.down(Settings.from_env(home))
+    shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
