@@ -9,6 +9,14 @@ __metaclass__ = type
 
 import threading
 
+try:
+    import psycopg
+except ImportError:  # pragma: no cover - reported by target_from_params
+    psycopg = None
+
+from ansible_collections.register.dr.plugins.module_utils.pg.errors import PostgresError, first_line
+from ansible_collections.register.dr.plugins.module_utils.pg.expected import TIMEOUT_HINTS
+
 APPLICATION_TABLES_SQL = """
 SELECT format('%I.%I', n.nspname, c.relname)
 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -75,7 +83,14 @@ def clean_database(conn):
     """Drops the application's objects (what ``droppable_objects`` lists). Returns what was dropped."""
     dropped = []
     for kind, name in droppable_objects(conn):
-        conn.execute("DROP %s IF EXISTS %s CASCADE" % (kind, name))
+        try:
+            conn.execute("DROP %s IF EXISTS %s CASCADE" % (kind, name))
+        except psycopg.Error as exc:
+            sqlstate = getattr(exc, "sqlstate", None)
+            raise PostgresError(
+                "clean could not drop %s %s: ERROR: %s (SQLSTATE %s).%s Nothing was restored; dropped before it: %s."
+                % (kind.lower(), name, first_line(exc), sqlstate, TIMEOUT_HINTS.get(sqlstate, ""),
+                   ", ".join(dropped) or "nothing"), sqlstate=sqlstate, dropped=dropped)
         dropped.append("%s %s" % (kind.lower(), name))
     return dropped
 

@@ -90,7 +90,8 @@ class PgDumpRunner(object):
             if connect_kwargs.get("password"):
                 text = text.replace(str(connect_kwargs["password"]), "***")
             hint = ""
-            if "could not obtain lock" in text:
+            # pg_dump's --lock-wait-timeout ends the wait as a statement timeout of its LOCK TABLE
+            if "could not obtain lock" in text or ("LOCK TABLE" in text and "statement timeout" in text):
                 hint = (" Another session holds a lock on a table (a migration, a long transaction): end it, or "
                         "raise lock_timeout.")
             raise PgDumpError("pg_dump exited with code %d: %s%s" % (code, text[-1000:], hint), rc=code)
