@@ -215,7 +215,9 @@ def prune_archives(clusters_root: Path) -> None:
 
 def check_space(work: Path, size_mb: int, methods: str) -> None:
     free_mb = shutil.disk_usage(work).free // (1024 * 1024)
-    needed = size_mb * (8 + len(methods))  # the source, its dumps, one target at a time, WAL between prunings
+    # the source with its indexes (1.5x), the .sql and its extracted copy (2x), the archives and the directory dump
+    # (1x), the targets (1.5x each while --repeat keeps them), the WAL one restore archives before it is pruned (2x)
+    needed = size_mb * (6 + len(methods) // 2)
     if free_mb < needed:
         raise SystemExit(f"{work} has {free_mb} MB free; a {size_mb} MB benchmark of {len(methods)} methods needs "
                          f"about {needed} MB: free some space or give --workdir on a larger disk")
