@@ -16,8 +16,6 @@ def add_routes(app: FastAPI, ctx: Context) -> None:
     show = ctx.show
     listing = ctx.listing
     filtered = ctx.filtered
-    body = ctx.body
-    accepted = ctx.accepted
 
     @app.get("/v3/apps")
     def list_apps(request: Request) -> JSONResponse:
@@ -44,6 +42,17 @@ def add_routes(app: FastAPI, ctx: Context) -> None:
     @app.get("/v3/droplets/{guid}")
     def get_droplet(guid: str) -> dict:
         return show.droplet(controller.get("droplets", guid, "Droplet"))
+
+    add_app_write_routes(app, ctx)
+    add_package_and_build_routes(app, ctx)
+
+
+def add_app_write_routes(app: FastAPI, ctx: Context) -> None:
+    """Create, rename, delete, start/stop an app; its environment variables and current droplet."""
+    controller = ctx.controller
+    show = ctx.show
+    body = ctx.body
+    accepted = ctx.accepted
 
     @app.post("/v3/apps")
     async def create_app_(request: Request) -> JSONResponse:
@@ -108,6 +117,14 @@ def add_routes(app: FastAPI, ctx: Context) -> None:
         return {"data": {"guid": droplet}, "links": {
             "self": show.href(f"/v3/apps/{guid}/relationships/current_droplet"),
             "related": show.href(f"/v3/apps/{guid}/droplets/current")}}
+
+
+
+def add_package_and_build_routes(app: FastAPI, ctx: Context) -> None:
+    """A docker package of an image, and its build into the droplet."""
+    controller = ctx.controller
+    show = ctx.show
+    body = ctx.body
 
     @app.post("/v3/packages")
     async def create_package(request: Request) -> JSONResponse:
