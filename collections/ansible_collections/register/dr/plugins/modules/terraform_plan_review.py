@@ -201,6 +201,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.register.dr.plugins.module_utils.terraform import (
     Plan,
     TerraformCLI,
+    deadline_runner,
     TerraformError,
     find_binary,
     module_names,
@@ -497,7 +498,8 @@ def main():
         binary = "terraform"
         if module.params["plan_file"] is not None:
             binary = find_binary(module.get_bin_path, module.params["terraform_path"])
-        result = review(module, TerraformCLI(module.run_command, binary))
+        # `terraform show -json` loads the providers; a hung one is stopped (tfstate.cli.deadline_runner).
+        result = review(module, TerraformCLI(deadline_runner(), binary))
     except TerraformError as exc:
         exc.fail(module)
         return

@@ -20,7 +20,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 
 try:
     from shlex import quote
@@ -137,7 +136,6 @@ def deadline_runner(timeout=DEFAULT_TIMEOUT, grace=KILL_GRACE, cwd=None):
     def run(argv, check_rc=False, environ_update=None):
         env = dict(os.environ)
         env.update(environ_update or {})
-        started = time.time()
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 env=env, cwd=cwd, start_new_session=True)
         try:
@@ -148,7 +146,7 @@ def deadline_runner(timeout=DEFAULT_TIMEOUT, grace=KILL_GRACE, cwd=None):
                 "`%s` did not finish within %d s and was stopped (SIGTERM, then SIGKILL after %d s). Terraform "
                 "retries storage and provider calls for a long time: check that the state's storage account and the "
                 "platform API answer, then run again. If it held the state lock, the lock stays: the next run names "
-                "its id for `terraform force-unlock <id>`." % (command_line(argv), int(time.time() - started), grace),
+                "its id for `terraform force-unlock <id>`." % (command_line(argv), timeout, grace),
                 command=argv, rc=proc.returncode, stderr=(err or b"").decode("utf-8", "replace"))
         return proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
 
