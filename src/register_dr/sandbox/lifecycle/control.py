@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -157,6 +158,31 @@ def write_env_file(settings: Settings, endpoints: Endpoints, secrets: SandboxSec
     write_private(settings.env_file, "\n".join(lines) + "\n")
 
 
+def _start_storage(settings: Settings, endpoints: Endpoints, secrets: SandboxSecrets,
+                   say: Callable[[str], None]) -> dict[str, int]:
+    """The backup Azurite and, side by side (each takes a few seconds), the Terraform state Azurite and its proxy;
+    their pids, saved. Both answer before this returns."""
+    keys = secrets.storage_accounts
+    azurite = Azurite(binary=settings.azurite_bin, location=settings.azurite_dir, port=endpoints.azurite_port,
+                      accounts=AzuriteAccounts(keys={BACKUP_ACCOUNT: keys[BACKUP_ACCOUNT]}),
+                      log_file=settings.log_dir / "azurite.log")
+    say(f"starting Azurite on 127.0.0.1:{endpoints.azurite_port}")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        state_started = pool.submit(state_store.start, settings, port=endpoints.state_port,
+                                    proxy_port=endpoints.proxy_port,
+                                    accounts={name: keys[name] for name in endpoints.state_accounts}, say=say)
+        try:
+            pids = {"azurite": azurite.start()}
+        except BaseException:
+            with contextlib.suppress(Exception):
+                state_store.stop(state_started.result())
+            raise
+        _save_pids(settings, pids)
+        pids.update(state_started.result())
+    _save_pids(settings, pids)
+    return pids
+
+
 def up(settings: Settings, *, timeout: float = 180.0, progress: Callable[[str], None] | None = None) -> Endpoints:
     """Start whatever is not running and wait until the platform answers and its world exists."""
     say = progress or (lambda _msg: None)
@@ -195,16 +221,7 @@ def up(settings: Settings, *, timeout: float = 180.0, progress: Callable[[str], 
         )
         settings.endpoints_file.write_text(endpoints.to_json())
 
-        keys = secrets.storage_accounts
-        azurite = Azurite(binary=settings.azurite_bin, location=settings.azurite_dir, port=endpoints.azurite_port,
-                          accounts=AzuriteAccounts(keys={BACKUP_ACCOUNT: keys[BACKUP_ACCOUNT]}),
-                          log_file=settings.log_dir / "azurite.log")
-        say(f"starting Azurite on 127.0.0.1:{endpoints.azurite_port}")
-        pids = {"azurite": azurite.start()}
-        _save_pids(settings, pids)
-        pids.update(state_store.start(settings, port=endpoints.state_port, proxy_port=endpoints.proxy_port,
-                                      accounts={name: keys[name] for name in state_accounts}, say=say))
-        _save_pids(settings, pids)
+        pids = _start_storage(settings, endpoints, secrets, say)
 
         say(f"starting the platform server on {endpoints.cf_api}")
         with open(settings.log_dir / "server.log", "ab") as log:
