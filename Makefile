@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # One sandbox for the whole test run (tests bring their own up when this is unset).
 TEST_HOME := /var/tmp/register-dr-test-$(shell echo "$(CURDIR)" | md5sum | cut -c1-8)
 
-.PHONY: help install test unit lint sanity ansible-lint scenarios pytest drill molecule sizes sandbox-up sandbox-down clean
+.PHONY: help install test unit lint sanity ansible-lint scenarios pytest drill molecule sizes sandbox-up sandbox-down clean collection
 
 help:
 	@echo "make drill   install what is needed, bring the sandbox up and rehearse every scenario"
@@ -89,6 +89,10 @@ scenarios: install
 # No file over 500 lines outside tests, no function over 80 lines in the Python side (sandbox/ aside).
 sizes:
 	$(PYTHON) tools/sizes.py
+
+# The Galaxy artifact, carrying the roles and playbooks too (dist/register-dr-<version>.tar.gz).
+collection: install
+	$(BIN)/python tools/build_collection.py --output-dir dist
 
 ansible-lint: install
 	$(BIN)/ansible-lint --profile production

@@ -37,11 +37,9 @@ sys.path.insert(0, str(REPO / "collections"))
 sys.path.insert(0, str(REPO / "bench"))
 
 from ansible_collections.register.dr.plugins.module_utils import pg  # noqa: E402
-from ansible_collections.register.dr.plugins.module_utils.azure_blob import (  # noqa: E402
-    ResumableDownload,
-    StorageClients,
-)
-from ansible_collections.register.dr.plugins.module_utils.backups import TarGzBlobWriter  # noqa: E402
+from ansible_collections.register.dr.plugins.module_utils.backups.archives import TarGzBlobWriter  # noqa: E402
+from ansible_collections.register.dr.plugins.module_utils.blob.credentials import StorageClients  # noqa: E402
+from ansible_collections.register.dr.plugins.module_utils.blob.download import ResumableDownload  # noqa: E402
 from ansible_collections.register.dr.plugins.module_utils.pg.from_blob import restore_blob  # noqa: E402
 from restore import (  # noqa: E402
     EXTENSIONS,

@@ -46,10 +46,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "collections"))
 
 from ansible_collections.register.dr.plugins.module_utils import pg  # noqa: E402
-from ansible_collections.register.dr.plugins.module_utils.azure_blob import (  # noqa: E402
-    ResumableDownload,
-    StorageClients,
-)
+from ansible_collections.register.dr.plugins.module_utils.blob.credentials import StorageClients  # noqa: E402
+from ansible_collections.register.dr.plugins.module_utils.blob.download import ResumableDownload  # noqa: E402
 from ansible_collections.register.dr.plugins.module_utils.pg.from_blob import restore_blob  # noqa: E402
 
 from register_dr.sandbox.azurite.process import Azurite, free_port  # noqa: E402

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jinja2
 import psycopg
 import pytest
 import yaml
@@ -31,8 +32,23 @@ from register_dr.sandbox.world.nightly import nightly_backup
 REPO = Path(__file__).resolve().parents[2]
 EXTENSIONS = ["uuid-ossp", "pgcrypto", "citext", "btree_gist", "btree_gin"]
 BACKUP_DATE = dt.date(2026, 11, 20)
-PROD_CONTAINER = "prod-db-backup"
-PROD_PREFIX = "register_prod_"
+
+
+def backup_location(environment: str, **extra_vars: str) -> dict[str, str]:
+    """The backup container and prefix an inventory gives (its templates rendered), as the roles pass them."""
+    facts = yaml.safe_load((REPO / "inventories" / environment / "group_vars" / "all.yml").read_text())
+    facts.update(extra_vars)
+    for _ in range(3):  # a name may be built from a name built from the extra vars (pr -> dr_review_id -> ...)
+        for name in ("dr_review_id", "dr_backup_container", "dr_backup_prefix"):
+            if isinstance(facts.get(name), str):
+                facts[name] = jinja2.Template(facts[name]).render(**facts)
+    return {"container": facts["dr_backup_container"], "prefix": facts["dr_backup_prefix"]}
+
+
+PRODUCTION = backup_location("production")
+PROD_CONTAINER = PRODUCTION["container"]
+PROD_PREFIX = PRODUCTION["prefix"]
+REVIEW_77 = backup_location("review", pr="77")
 
 
 @dataclass

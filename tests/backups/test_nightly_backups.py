@@ -17,6 +17,8 @@ from tests.backups.conftest import (
     BACKUP_DATE,
     PROD_CONTAINER,
     PROD_PREFIX,
+    PRODUCTION,
+    REVIEW_77,
     BreakingProxy,
     Modules,
     World,
@@ -31,7 +33,7 @@ CLOSE = "\n--\n-- PostgreSQL database dump complete\n--\n\n"
 
 
 def restore_args(creds: dict, **extra) -> dict:
-    return {"environment": "production", "backup_date": str(BACKUP_DATE), "credentials": creds, **extra}
+    return {**PRODUCTION, "backup_date": str(BACKUP_DATE), "credentials": creds, **extra}
 
 
 def tables_of(creds: dict) -> dict:
@@ -42,12 +44,12 @@ def test_info_finds_the_newest_backup_of_a_day_under_the_real_prefix(world: Worl
     world.upload(PROD_CONTAINER, f"{PROD_PREFIX}2026-11-18-03-00-05.tar.gz", b"older form")
     world.upload(PROD_CONTAINER, f"{PROD_PREFIX}2026-11-18-23-10-00.tar.gz", b"older form, later that day")
     world.upload(PROD_CONTAINER, "register_production_2026-11-18.tar.gz", b"the name upstream looked for")
-    later = modules.run("nightly_backup_info", {"environment": "production", "backup_date": "2026-11-18"})
+    later = modules.run("nightly_backup_info", {**PRODUCTION, "backup_date": "2026-11-18"})
     assert not later.get("failed"), later["_output"]
     assert later["backup"]["name"] == f"{PROD_PREFIX}2026-11-18-23-10-00.tar.gz"
     assert later["backup"]["same_day"] == [f"{PROD_PREFIX}2026-11-18-03-00-05.tar.gz",
                                            f"{PROD_PREFIX}2026-11-18-23-10-00.tar.gz"]
-    nightly = modules.run("nightly_backup_info", {"environment": "production", "backup_date": str(BACKUP_DATE)})
+    nightly = modules.run("nightly_backup_info", {**PRODUCTION, "backup_date": str(BACKUP_DATE)})
     assert nightly["backup"]["name"] == NIGHTLY
     assert nightly["backup"]["size"] == len(world.download(PROD_CONTAINER, NIGHTLY))
     assert nightly["prefix"] == "register_prod_" and nightly["credential_source"] == "connection string"
@@ -55,7 +57,7 @@ def test_info_finds_the_newest_backup_of_a_day_under_the_real_prefix(world: Worl
 
 
 def test_no_backup_for_the_date_lists_the_nearest_dates(world: World, modules: Modules) -> None:
-    result = modules.run("nightly_backup_info", {"environment": "production", "backup_date": "2026-11-23"})
+    result = modules.run("nightly_backup_info", {**PRODUCTION, "backup_date": "2026-11-23"})
     assert result["failed"]
     assert "No backup named register_prod_2026-11-23*.tar.gz" in result["msg"]
     assert str(BACKUP_DATE) in result["msg"] and str(BACKUP_DATE) in result["nearest_dates"]
@@ -225,7 +227,7 @@ def test_a_download_cut_mid_way_resumes_from_the_byte_it_reached(world: World, m
     try:
         through_proxy = world.connection_string.replace(f":{world.azurite.port}/", f":{proxy.port}/")
         result = modules.run("nightly_backup_restore", {
-            "environment": "production", "blob": name, "credentials": target,
+            **PRODUCTION, "blob": name, "credentials": target,
             "connection_string": through_proxy, "storage_retries": 0})
     finally:
         proxy.close()
@@ -242,7 +244,7 @@ def test_database_backup_streams_a_review_archive_that_tar_and_the_restore_read(
                                                                                 modules: Modules) -> None:
     from register_dr.sandbox.postgres.pgbin import pg_tool
 
-    result = modules.run("database_backup", {"environment": "pr-77", "credentials": world.source,
+    result = modules.run("database_backup", {**REVIEW_77, "credentials": world.source,
                                              "backup_date": "2026-11-20", "pg_dump_path": pg_tool("pg_dump")})
     assert not result.get("failed"), result.get("msg", result["_output"])
     assert result["name"] == "register_pr-77_2026-11-20.tar.gz" and result["container"] == "pr-77-db-backup"
@@ -257,10 +259,10 @@ def test_database_backup_streams_a_review_archive_that_tar_and_the_restore_read(
     assert len(gzip.decompress(blob)) % 512 == 0
     target = world.targets["c"]
     empty_database(target)
-    restored = modules.run("nightly_backup_restore", {"environment": "pr-77", "backup_date": "2026-11-20",
+    restored = modules.run("nightly_backup_restore", {**REVIEW_77, "backup_date": "2026-11-20",
                                                       "credentials": target})
     assert not restored.get("failed"), restored.get("msg", restored["_output"])
     assert tables_of(target) == world.checksums
-    again = modules.run("database_backup", {"environment": "pr-77", "credentials": world.source,
+    again = modules.run("database_backup", {**REVIEW_77, "credentials": world.source,
                                             "backup_date": "2026-11-20", "overwrite": False})
     assert again["changed"] is False and again["exists"] is True

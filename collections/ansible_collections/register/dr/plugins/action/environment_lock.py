@@ -15,12 +15,11 @@ import sys
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible_collections.register.dr.plugins.module_utils import envlock
-from ansible_collections.register.dr.plugins.module_utils.azure_blob import (
-    AzureStorageError,
+from ansible_collections.register.dr.plugins.module_utils.blob.credentials import (
     StorageClients,
     azure_storage_argument_spec,
-    redact,
 )
+from ansible_collections.register.dr.plugins.module_utils.blob.errors import AzureStorageError, redact
 
 OWN_ARGS = frozenset(("state", "name", "container", "wait", "holder", "scenario", "incident", "lock_id"))
 

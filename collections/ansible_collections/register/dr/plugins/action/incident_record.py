@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: register.dr contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# MIT License (see LICENSE or https://opensource.org/licenses/MIT), compatible with the
+# GNU General Public License v3.0+ that ansible-core is released under.
 """Writes the incident record on the controller, in the playbook's own process: no module is shipped or run, so a
 step costs microseconds instead of a module round trip, and the record is written even in check mode. The record on
 disk is the timeline's state: a step is appended to what timeline.json holds."""

@@ -23,7 +23,10 @@ try:
     from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
     from azure.storage.blob import BlobLeaseClient
 except ImportError:  # pragma: no cover - reported by the StorageClients factory
-    HttpResponseError = ResourceExistsError = ResourceNotFoundError = Exception
+    class HttpResponseError(Exception):
+        """Stands in for azure.core's error when the library is missing."""
+
+    ResourceExistsError = ResourceNotFoundError = type("ResourceError", (HttpResponseError,), {})
     BlobLeaseClient = None
 
 from ansible_collections.register.dr.plugins.module_utils.errors import RegisterDrError
@@ -192,7 +195,7 @@ def renewer_main(stream):
     so no secret is on a command line or in an environment file."""
     import json
 
-    from ansible_collections.register.dr.plugins.module_utils.azure_blob import StorageClients
+    from ansible_collections.register.dr.plugins.module_utils.blob.credentials import StorageClients
 
     orders = json.loads(stream.read())
     clients = StorageClients(orders["storage"])

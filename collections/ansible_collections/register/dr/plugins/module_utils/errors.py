@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: register.dr contributors
-# MIT License (see https://opensource.org/licenses/MIT)
+# MIT License (see LICENSE or https://opensource.org/licenses/MIT), compatible with the
+# GNU General Public License v3.0+ that ansible-core is released under.
 """The root of every error a register.dr module reports (in the manner of amazon.aws ``AnsibleAWSError``).
 
 Each outside system subclasses it (``CFError``, ``AzureStorageError``, ``BackupError``, ``PostgresError``,

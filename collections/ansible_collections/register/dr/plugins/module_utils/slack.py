@@ -65,6 +65,6 @@ def summary(record):
     lines.append("```")
     for step in record.get("steps") or []:
         lines.append("%s  %-28s %-8s %s" % (step.get("finished_at"), step.get("step"), step.get("result"),
-                                             (step.get("summary") or "")[:120]))
+                                            (step.get("summary") or "")[:120]))
     lines.append("```")
     return "\n".join(lines)

@@ -1,7 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: register.dr contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# MIT License (see LICENSE or https://opensource.org/licenses/MIT), compatible with the
+# GNU General Public License v3.0+ that ansible-core is released under.
 
 from __future__ import absolute_import, division, print_function
 
@@ -14,20 +15,14 @@ version_added: 0.1.0
 description:
   - Replaces the runbook's C(cf app) piped into C(awk) to read the docker image; the image tag is what follows
     the last colon of the current droplet's image.
+extends_documentation_fragment:
+  - register.dr.cf
+  - register.dr.attributes
 options:
   name:
     description: The app name, for example C(register-production).
     type: str
     required: true
-extends_documentation_fragment:
-  - register.dr.cf
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 author:
   - Register trainee teachers team (@DFE-Digital)
 """

@@ -1,7 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: register.dr contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# MIT License (see LICENSE or https://opensource.org/licenses/MIT), compatible with the
+# GNU General Public License v3.0+ that ansible-core is released under.
 
 from __future__ import absolute_import, division, print_function
 
@@ -15,6 +16,12 @@ description:
   - Maps a route (host + domain + path) to an app, creating the route if needed, or unmaps it. Maintenance mode maps
     the service's routes to the maintenance app and unmaps them from the service app, and back.
     Replaces C(cf map-route) and C(cf unmap-route).
+extends_documentation_fragment:
+  - register.dr.cf
+  - register.dr.attributes
+attributes:
+  diff_mode:
+    support: full
 options:
   app:
     description: The app name.
@@ -37,15 +44,6 @@ options:
     type: str
     choices: [present, absent]
     default: present
-extends_documentation_fragment:
-  - register.dr.cf
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
 author:
   - Register trainee teachers team (@DFE-Digital)
 """

@@ -1,7 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: register.dr contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# MIT License (see LICENSE or https://opensource.org/licenses/MIT), compatible with the
+# GNU General Public License v3.0+ that ansible-core is released under.
 
 from __future__ import absolute_import, division, print_function
 
@@ -17,6 +18,15 @@ description:
   - Safe to re-run; an instance that already exists is left as it is; a rename whose new name already exists (and
     the old one does not) is reported as done; deleting an instance that is gone is success with C(changed=false);
     an operation found in progress is waited for.
+extends_documentation_fragment:
+  - register.dr.cf
+  - register.dr.attributes
+attributes:
+  check_mode:
+    details: Reports what would be created, renamed, updated or deleted without changing anything.
+  diff_mode:
+    support: full
+    details: Shows the name, plan and state before and after.
 options:
   name:
     description: The service instance name.
@@ -64,17 +74,6 @@ options:
     description: Seconds to wait for an asynchronous operation.
     type: int
     default: 1800
-extends_documentation_fragment:
-  - register.dr.cf
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-    details: Reports what would be created, renamed, updated or deleted without changing anything.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
-    details: Shows the name, plan and state before and after.
 author:
   - Register trainee teachers team (@DFE-Digital)
 """

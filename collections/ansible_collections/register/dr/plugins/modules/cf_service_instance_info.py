@@ -1,7 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: register.dr contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# MIT License (see LICENSE or https://opensource.org/licenses/MIT), compatible with the
+# GNU General Public License v3.0+ that ansible-core is released under.
 
 from __future__ import absolute_import, division, print_function
 
@@ -15,6 +16,9 @@ description:
   - Finds a service instance by name in a space and returns its guid, plan, offering, last operation, tags and the
     parameters the broker holds for it. Replaces C(cf service NAME --guid) and C(cf services | grep).
   - Returns C(exists=false) when there is no such instance; that is not an error.
+extends_documentation_fragment:
+  - register.dr.cf
+  - register.dr.attributes
 options:
   name:
     description: The service instance name, for example C(register-postgres-13-production).
@@ -24,15 +28,6 @@ options:
     description: Also read the parameters the broker holds (C(GET /v3/service_instances/:guid/parameters)).
     type: bool
     default: true
-extends_documentation_fragment:
-  - register.dr.cf
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 author:
   - Register trainee teachers team (@DFE-Digital)
 """

@@ -1,7 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: register.dr contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# MIT License (see LICENSE or https://opensource.org/licenses/MIT), compatible with the
+# GNU General Public License v3.0+ that ansible-core is released under.
 
 from __future__ import absolute_import, division, print_function
 
@@ -16,6 +17,9 @@ description:
     job. Replaces C(cf create-service-key), C(cf service-keys) and C(cf delete-service-key).
   - With the RDS broker each key is a new database user; its credentials are C(host), C(port), C(name),
     C(username), C(password), C(uri) and C(jdbcuri).
+extends_documentation_fragment:
+  - register.dr.cf
+  - register.dr.attributes
 options:
   name:
     description:
@@ -41,15 +45,6 @@ options:
     description: Seconds to wait for the key's job.
     type: int
     default: 600
-extends_documentation_fragment:
-  - register.dr.cf
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 author:
   - Register trainee teachers team (@DFE-Digital)
 """

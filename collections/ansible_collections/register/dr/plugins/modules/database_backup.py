@@ -1,7 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: register.dr contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# MIT License (see LICENSE or https://opensource.org/licenses/MIT), compatible with the
+# GNU General Public License v3.0+ that ansible-core is released under.
 
 from __future__ import absolute_import, division, print_function
 
@@ -17,16 +18,15 @@ description:
     missing), with no temporary file. The archive reads with C(tar -xzf) and with M(register.dr.nightly_backup_restore).
   - Used for review app backups (C(register_pr-N_<date>.tar.gz) in C(pr-N-db-backup)), the names the restore
     tools expect.
+extends_documentation_fragment:
+  - register.dr.azure_storage
+  - register.dr.postgres
+  - register.dr.backups
+  - register.dr.attributes
+attributes:
+  check_mode:
+    details: Reports the blob that would be written and whether one of that name exists; nothing is dumped.
 options:
-  environment:
-    description: The environment, for example C(pr-1234). Gives O(prefix) and O(container) unless they are set.
-    type: str
-  prefix:
-    description: The blob name prefix, for example C(register_pr-1234_).
-    type: str
-  container:
-    description: The container, for example C(pr-1234-db-backup).
-    type: str
   backup_date:
     description: The date in the name, C(YYYY-MM-DD). Defaults to today (UTC).
     type: str
@@ -48,17 +48,6 @@ options:
       - Seconds the whole backup may take; C(pg_dump) is stopped after that and nothing is committed. C(0) for none.
     type: float
     default: 3600
-extends_documentation_fragment:
-  - register.dr.azure_storage
-  - register.dr.postgres
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-    details: Reports the blob that would be written and whether one of that name exists; nothing is dumped.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 author:
   - Register trainee teachers team (@DFE-Digital)
 """
@@ -66,7 +55,8 @@ author:
 EXAMPLES = r"""
 - name: Back up review app 1234 before testing a restore
   register.dr.database_backup:
-    environment: pr-1234
+    container: pr-1234-db-backup
+    prefix: register_pr-1234_
     credentials: "{{ review_key.credentials }}"
     key_vault_name: s121d01-shared-kv-01
   register: review_backup
@@ -109,25 +99,21 @@ command:
 import datetime
 import time
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.register.dr.plugins.module_utils.azure_blob import (
-    AzureStorageError,
-    StorageClients,
-    azure_storage_argument_spec,
-)
-from ansible_collections.register.dr.plugins.module_utils.backups import (
-    BackupError,
-    TarGzBlobWriter,
+from ansible_collections.register.dr.plugins.module_utils.backups.archives import TarGzBlobWriter
+from ansible_collections.register.dr.plugins.module_utils.backups.naming import (
     backup_stem,
-    environment_container,
-    environment_prefix,
+    backups_argument_spec,
     parse_date,
 )
+from ansible_collections.register.dr.plugins.module_utils.blob.credentials import (
+    azure_storage_argument_spec,
+    storage_clients,
+)
+from ansible_collections.register.dr.plugins.module_utils.errors import RegisterDrError
+from ansible_collections.register.dr.plugins.module_utils.module import RegisterDrModule
 from ansible_collections.register.dr.plugins.module_utils.pg import (
     PgDumpError,
     PgDumpRunner,
-    PostgresError,
     postgres_argument_spec,
     target_from_params,
 )
@@ -136,8 +122,7 @@ from ansible_collections.register.dr.plugins.module_utils.pg.pgdump import DUMP_
 
 def run(module, clients):
     p = module.params
-    prefix = p.get("prefix") or environment_prefix(p.get("environment"))
-    container = p.get("container") or environment_container(p.get("environment"))
+    prefix, container = p["prefix"], p["container"]
     date = parse_date(p["backup_date"]) if p.get("backup_date") else datetime.datetime.now(datetime.timezone.utc).date()
     stem = backup_stem(prefix, date)
     name = stem + ".tar.gz"
@@ -162,7 +147,7 @@ def run(module, clients):
         for chunk in runner.stream(kwargs):
             writer.write(chunk)
         size = writer.close()
-    except (AzureStorageError, BackupError, PostgresError):
+    except RegisterDrError:
         raise
     except Exception as exc:
         raise clients.error(exc, action)
@@ -171,25 +156,17 @@ def run(module, clients):
 
 
 def main():
-    argument_spec = azure_storage_argument_spec()
-    argument_spec.update(postgres_argument_spec())
-    argument_spec.update(
-        environment=dict(type="str"),
-        prefix=dict(type="str"),
-        container=dict(type="str"),
-        backup_date=dict(type="str"),
-        overwrite=dict(type="bool", default=True),
-        pg_dump_path=dict(type="path"),
-        lock_timeout=dict(type="float", default=DUMP_LOCK_TIMEOUT),
-        timeout=dict(type="float", default=DUMP_TIMEOUT),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_one_of=[("environment", "prefix")])
-    try:
-        result = run(module, StorageClients(module.params))
-    except (AzureStorageError, BackupError, PostgresError) as exc:
-        exc.fail(module)
-    module.exit_json(**result)
+    module = RegisterDrModule(
+        argument_spec=dict(
+            backup_date=dict(type="str"),
+            overwrite=dict(type="bool", default=True),
+            pg_dump_path=dict(type="path"),
+            lock_timeout=dict(type="float", default=DUMP_LOCK_TIMEOUT),
+            timeout=dict(type="float", default=DUMP_TIMEOUT),
+        ),
+        shared_specs=(azure_storage_argument_spec, postgres_argument_spec, backups_argument_spec),
+        supports_check_mode=True)
+    module.run(run, storage_clients)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: register.dr contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# MIT License (see LICENSE or https://opensource.org/licenses/MIT), compatible with the
+# GNU General Public License v3.0+ that ansible-core is released under.
 
 from __future__ import absolute_import, division, print_function
 
@@ -18,6 +19,9 @@ description:
     (the step starts where the last one finished, and the RTO counts to now); with O(outcome) it closes it.
   - It runs as an action plugin in the playbook's process (nothing is sent to a host), so recording a step is cheap.
   - It never reports a change and writes even in check mode, where the record says what would change.
+extends_documentation_fragment:
+  - register.dr.attributes
+  - register.dr.attributes.action
 options:
   path:
     description: The artifacts directory; created if missing.
@@ -59,16 +63,7 @@ notes:
   - Exactly one of O(record), O(step) and O(outcome) is given.
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
     details: Writes the record in check mode too; it is never a change on the platform.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-  action:
-    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the
-      controller.
-    support: full
 author:
   - Register trainee teachers team (@DFE-Digital)
 """

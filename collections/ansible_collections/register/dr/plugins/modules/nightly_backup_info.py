@@ -1,7 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: register.dr contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# MIT License (see LICENSE or https://opensource.org/licenses/MIT), compatible with the
+# GNU General Public License v3.0+ that ansible-core is released under.
 
 from __future__ import absolute_import, division, print_function
 
@@ -12,37 +13,23 @@ module: nightly_backup_info
 short_description: Find the newest nightly database backup of an environment for a date
 version_added: 0.1.0
 description:
-  - Lists the backup container by the environment's real blob prefix (C(register_prod_) for production, not
-    C(register_production_)) and returns the newest backup of O(backup_date).
+  - Lists the environment's backup container by its blob prefix (both from the inventory) and returns the newest
+    backup of O(backup_date).
   - Finds both name forms, C(<prefix><YYYY-MM-DD>.tar.gz) and the older C(<prefix><YYYY-MM-DD-HH-MM-SS>.tar.gz),
     and chooses by the time in the name, then by last-modified time.
   - With no backup for that date the task fails, and its message lists the nearest dates that have one.
+extends_documentation_fragment:
+  - register.dr.azure_storage
+  - register.dr.backups
+  - register.dr.attributes
+attributes:
+  check_mode:
+    details: The module only reads.
 options:
-  environment:
-    description:
-      - The environment, for example C(production), C(qa) or C(pr-1234) for a review app. Gives O(prefix) and
-        O(container) unless they are set.
-    type: str
-  prefix:
-    description: The blob name prefix, for example C(register_prod_).
-    type: str
-  container:
-    description: The backup container, for example C(prod-db-backup).
-    type: str
   backup_date:
     description: The date of the backup, C(YYYY-MM-DD) (UTC).
     type: str
     required: true
-extends_documentation_fragment:
-  - register.dr.azure_storage
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-    details: The module only reads.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 author:
   - Register trainee teachers team (@DFE-Digital)
 """
@@ -50,14 +37,16 @@ author:
 EXAMPLES = r"""
 - name: Newest production backup of the day before the incident
   register.dr.nightly_backup_info:
-    environment: production
+    container: "{{ dr_backup_container }}"
+    prefix: "{{ dr_backup_prefix }}"
     backup_date: "2026-11-20"
     key_vault_name: s121p01-shared-kv-01
   register: nightly
 
 - name: A review app's backup, with the connection string in the environment
   register.dr.nightly_backup_info:
-    environment: pr-1234
+    container: pr-1234-db-backup
+    prefix: register_pr-1234_
     backup_date: "{{ backup_date }}"
 """
 
@@ -109,35 +98,25 @@ credential_source:
   sample: key vault https://s121p01-shared-kv-01.vault.azure.net secret REGISTER-BACKUP-STORAGE-CONNECTION-STRING
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.register.dr.plugins.module_utils.azure_blob import (
-    AzureStorageError,
-    StorageClients,
-    azure_storage_argument_spec,
-)
-from ansible_collections.register.dr.plugins.module_utils.backups import (
-    BackupError,
-    environment_container,
-    environment_prefix,
+from ansible_collections.register.dr.plugins.module_utils.backups.naming import (
+    backups_argument_spec,
     find_backup,
     parse_date,
 )
-
-
-def locate(params):
-    """(prefix, container) from the options."""
-    prefix = params.get("prefix") or environment_prefix(params.get("environment"))
-    container = params.get("container") or environment_container(params.get("environment"))
-    return prefix, container
+from ansible_collections.register.dr.plugins.module_utils.blob.credentials import (
+    azure_storage_argument_spec,
+    storage_clients,
+)
+from ansible_collections.register.dr.plugins.module_utils.errors import RegisterDrError
+from ansible_collections.register.dr.plugins.module_utils.module import RegisterDrModule
 
 
 def run(module, clients):
-    prefix, container = locate(module.params)
+    prefix, container = module.params["prefix"], module.params["container"]
     date = parse_date(module.params["backup_date"])
     try:
         backup = find_backup(clients.container(container), container, prefix, date)
-    except BackupError:
+    except RegisterDrError:
         raise
     except Exception as exc:
         raise clients.error(exc, "List backups %s* in container %s" % (prefix, container))
@@ -145,20 +124,10 @@ def run(module, clients):
 
 
 def main():
-    argument_spec = azure_storage_argument_spec()
-    argument_spec.update(
-        environment=dict(type="str"),
-        prefix=dict(type="str"),
-        container=dict(type="str"),
-        backup_date=dict(type="str", required=True),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_one_of=[("environment", "prefix")])
-    try:
-        result = run(module, StorageClients(module.params))
-    except (AzureStorageError, BackupError) as exc:
-        exc.fail(module)
-    module.exit_json(**result)
+    module = RegisterDrModule(argument_spec=dict(backup_date=dict(type="str", required=True)),
+                              shared_specs=(azure_storage_argument_spec, backups_argument_spec),
+                              supports_check_mode=True)
+    module.run(run, storage_clients)
 
 
 if __name__ == "__main__":

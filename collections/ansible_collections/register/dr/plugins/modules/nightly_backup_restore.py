@@ -1,7 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: register.dr contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# MIT License (see LICENSE or https://opensource.org/licenses/MIT), compatible with the
+# GNU General Public License v3.0+ that ansible-core is released under.
 
 from __future__ import absolute_import, division, print_function
 
@@ -37,18 +38,20 @@ description:
   - After the restore the row count of every table (C(ONLY) the table, not its inheritance children) is compared
     with the rows in the dump. A table whose data was skipped because of an allowed error fails the task unless
     O(allow_skipped_tables) names it.
+extends_documentation_fragment:
+  - register.dr.azure_storage
+  - register.dr.postgres
+  - register.dr.backups
+  - register.dr.attributes
+attributes:
+  check_mode:
+    details: Reports which blob would be restored into which database, its size, and what O(clean) would drop.
 options:
-  environment:
-    description:
-      - The environment whose backups to use, for example C(production) or C(pr-1234). Gives O(prefix) and
-        O(container) unless they are set.
-    type: str
   prefix:
-    description: The blob name prefix, for example C(register_prod_).
-    type: str
-  container:
-    description: The backup container, for example C(prod-db-backup).
-    type: str
+    description:
+      - The environment's blob name prefix (the inventory's C(dr_backup_prefix)), for example C(register_prod_);
+        needed to find the backup of O(backup_date), not with O(blob).
+    required: false
   backup_date:
     description: The date of the backup, C(YYYY-MM-DD). The newest backup of that date is restored.
     type: str
@@ -112,17 +115,6 @@ options:
   spill_dir:
     description: Where spill files go (they are unlinked at once). Defaults to the system temporary directory.
     type: path
-extends_documentation_fragment:
-  - register.dr.azure_storage
-  - register.dr.postgres
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-    details: Reports which blob would be restored into which database, its size, and what O(clean) would drop.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 author:
   - Register trainee teachers team (@DFE-Digital)
 """
@@ -130,7 +122,8 @@ author:
 EXAMPLES = r"""
 - name: Restore the production backup of the day into the recreated instance
   register.dr.nightly_backup_restore:
-    environment: production
+    container: "{{ dr_backup_container }}"
+    prefix: "{{ dr_backup_prefix }}"
     backup_date: "2026-11-20"
     key_vault_name: s121p01-shared-kv-01
     credentials: "{{ new_key.credentials }}"
@@ -139,7 +132,8 @@ EXAMPLES = r"""
 
 - name: Rerun after a failure, into an emptied database
   register.dr.nightly_backup_restore:
-    environment: qa
+    container: qa-db-backup
+    prefix: register_qa_
     backup_date: "2026-11-20"
     dsn: "{{ qa_database_url }}"
     clean: true
@@ -223,28 +217,24 @@ md5_checked:
 import os
 import time
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.register.dr.plugins.module_utils.azure_blob import (
-    AzureStorageError,
-    ResumableDownload,
-    StorageClients,
-    azure_storage_argument_spec,
-)
-from ansible_collections.register.dr.plugins.module_utils.backups import (
-    BackupError,
+from ansible_collections.register.dr.plugins.module_utils.backups.naming import (
+    backups_argument_spec,
     blob_record,
-    environment_container,
-    environment_prefix,
     find_backup,
     parse_date,
 )
+from ansible_collections.register.dr.plugins.module_utils.blob.credentials import (
+    azure_storage_argument_spec,
+    storage_clients,
+)
+from ansible_collections.register.dr.plugins.module_utils.blob.download import ResumableDownload
+from ansible_collections.register.dr.plugins.module_utils.errors import RegisterDrError
+from ansible_collections.register.dr.plugins.module_utils.module import RegisterDrModule
 from ansible_collections.register.dr.plugins.module_utils.pg import (
     LOCK_TIMEOUT,
     STATEMENT_TIMEOUT,
     Connector,
     ErrorClassifier,
-    PostgresError,
     TargetNotEmpty,
     application_tables,
     clean_database,
@@ -259,14 +249,14 @@ from ansible_collections.register.dr.plugins.module_utils.pg.verify import compa
 
 def choose(module, clients):
     p = module.params
-    container = p.get("container") or environment_container(p.get("environment"))
+    container = p["container"]
     date = None if p.get("blob") else parse_date(p["backup_date"])
-    prefix = None if p.get("blob") else (p.get("prefix") or environment_prefix(p.get("environment")))
+    prefix = p["prefix"]
     try:
         if p.get("blob"):
             return blob_record(container, clients.blob(container, p["blob"]).get_blob_properties())
         return find_backup(clients.container(container), container, prefix, date)
-    except BackupError:
+    except RegisterDrError:
         raise
     except Exception as exc:
         raise clients.error(exc, "Find the backup in container %s" % container)
@@ -341,7 +331,7 @@ def run(module, clients):
         result, facts = restore_blob(download, connect, classifier, jobs=jobs, single=p["mode"] == "single",
                                      md5=backup.get("md5"), max_sql_bytes=p["max_statement_mb"] * 1024 * 1024,
                                      memory_limit=p["memory_limit_mb"] * 1024 * 1024, spill_dir=p["spill_dir"])
-    except (BackupError, PostgresError, AzureStorageError):
+    except RegisterDrError:
         raise
     except Exception as exc:
         raise clients.error(exc, "Restore %s/%s into %s" % (backup["container"], backup["name"], describe))
@@ -355,36 +345,36 @@ def run(module, clients):
     return out
 
 
+def backups_location_spec():
+    """The container is always needed; the prefix only to look a backup up by date."""
+    return backups_argument_spec(prefix_required=False)
+
+
 def main():
-    argument_spec = azure_storage_argument_spec()
-    argument_spec.update(postgres_argument_spec())
-    argument_spec.update(
-        environment=dict(type="str"),
-        prefix=dict(type="str"),
-        container=dict(type="str"),
-        backup_date=dict(type="str"),
-        blob=dict(type="str"),
-        mode=dict(type="str", default="parallel", choices=["parallel", "single"]),
-        jobs=dict(type="int"),
-        force=dict(type="bool", default=False),
-        clean=dict(type="bool", default=False),
-        expected_errors=dict(type="list", elements="str", default=[]),
-        allow_skipped_tables=dict(type="list", elements="str", default=[]),
-        lock_timeout=dict(type="float", default=LOCK_TIMEOUT),
-        statement_timeout=dict(type="float", default=STATEMENT_TIMEOUT),
-        max_statement_mb=dict(type="int", default=32),
-        verify=dict(type="bool", default=True),
-        memory_limit_mb=dict(type="int", default=64),
-        spill_dir=dict(type="path"),
+    module = RegisterDrModule(
+        argument_spec=dict(
+            backup_date=dict(type="str"),
+            blob=dict(type="str"),
+            mode=dict(type="str", default="parallel", choices=["parallel", "single"]),
+            jobs=dict(type="int"),
+            force=dict(type="bool", default=False),
+            clean=dict(type="bool", default=False),
+            expected_errors=dict(type="list", elements="str", default=[]),
+            allow_skipped_tables=dict(type="list", elements="str", default=[]),
+            lock_timeout=dict(type="float", default=LOCK_TIMEOUT),
+            statement_timeout=dict(type="float", default=STATEMENT_TIMEOUT),
+            max_statement_mb=dict(type="int", default=32),
+            verify=dict(type="bool", default=True),
+            memory_limit_mb=dict(type="int", default=64),
+            spill_dir=dict(type="path"),
+        ),
+        shared_specs=(azure_storage_argument_spec, postgres_argument_spec, backups_location_spec),
+        supports_check_mode=True,
+        required_one_of=[("backup_date", "blob")],
+        mutually_exclusive=[("backup_date", "blob")],
+        required_by={"backup_date": "prefix"},
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_one_of=[("environment", "prefix", "container"), ("backup_date", "blob")],
-                           mutually_exclusive=[("backup_date", "blob")])
-    try:
-        result = run(module, StorageClients(module.params))
-    except (AzureStorageError, BackupError, PostgresError) as exc:
-        exc.fail(module)
-    module.exit_json(**result)
+    module.run(run, storage_clients)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: register.dr contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# MIT License (see LICENSE or https://opensource.org/licenses/MIT), compatible with the
+# GNU General Public License v3.0+ that ansible-core is released under.
 
 from __future__ import absolute_import, division, print_function
 
@@ -22,6 +23,8 @@ description:
     addresses of O(allowed_changes), which may be created or updated in place but never destroyed."
   - Fails with a table of every change (address, action, verdict, reason) when anything is unexpected, so the plan is
     never applied. Runs Terraform only through C(terraform show), which reads and changes nothing.
+extends_documentation_fragment:
+  - register.dr.attributes
 options:
   plan_file:
     description:
@@ -101,12 +104,7 @@ options:
     default: []
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
     details: The module only reads, so check mode runs the whole review.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 author:
   - Register trainee teachers team (@DFE-Digital)
 """

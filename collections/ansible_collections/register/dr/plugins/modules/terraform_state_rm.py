@@ -1,7 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: register.dr contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# MIT License (see LICENSE or https://opensource.org/licenses/MIT), compatible with the
+# GNU General Public License v3.0+ that ansible-core is released under.
 
 from __future__ import absolute_import, division, print_function
 
@@ -24,6 +25,8 @@ description:
     its location is returned. The write is refused if the state changed after it was read.
   - Addresses that select nothing are reported in RV(missing); when nothing is selected at all, nothing is written
     and the task is not changed.
+extends_documentation_fragment:
+  - register.dr.attributes
 options:
   addresses:
     description:
@@ -160,12 +163,9 @@ requirements:
   - azure-mgmt-storage >= 21 (key listing only)
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
     details: Reads the state without locking it (a lease would change the blob) and returns what would be removed
       and, in RV(lock), whoever holds the lock (Terraform or another run), whose run would refuse this one.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: The before and after lists of state addresses.
 author:

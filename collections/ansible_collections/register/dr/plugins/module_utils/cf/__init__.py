@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: register.dr contributors
-# MIT License (see https://opensource.org/licenses/MIT)
+# MIT License (see LICENSE or https://opensource.org/licenses/MIT), compatible with the
+# GNU General Public License v3.0+ that ansible-core is released under.
 """Cloud Foundry v3 access for the register.dr modules.
 
 - ``auth``: the authenticated session of ``cloudfoundry-client`` (the credential chain, token refresh);

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: register.dr contributors
-# MIT License (see https://opensource.org/licenses/MIT)
+# MIT License (see LICENSE or https://opensource.org/licenses/MIT), compatible with the
+# GNU General Public License v3.0+ that ansible-core is released under.
 """The authenticated Cloud Foundry session: the shared options, the credential chain and one raw HTTP call.
 
 Login, token refresh and the HTTP session come from the ``cloudfoundry-client`` library. Resource calls go through

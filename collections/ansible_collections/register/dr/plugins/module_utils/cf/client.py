@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: register.dr contributors
-# MIT License (see https://opensource.org/licenses/MIT)
+# MIT License (see LICENSE or https://opensource.org/licenses/MIT), compatible with the
+# GNU General Public License v3.0+ that ansible-core is released under.
 """``CFClient``: v3 requests over the authenticated session, with what the platform needs around them.
 
 Pagination; retries of 5xx and connection errors with jittered backoff (logins included); waiting out an

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: register.dr contributors
-# MIT License (see https://opensource.org/licenses/MIT)
+# MIT License (see LICENSE or https://opensource.org/licenses/MIT), compatible with the
+# GNU General Public License v3.0+ that ansible-core is released under.
 """The errors of the Cloud Foundry modules, each carrying what the platform answered."""
 
 from __future__ import absolute_import, division, print_function

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: register.dr contributors
-# MIT License (see https://opensource.org/licenses/MIT)
+# MIT License (see LICENSE or https://opensource.org/licenses/MIT), compatible with the
+# GNU General Public License v3.0+ that ansible-core is released under.
 """Asynchronous Cloud Foundry operations followed to the end: v3 jobs and a service instance's last_operation.
 
 A failure raises with the platform's error and request id and tells the operator where to look; running out of time

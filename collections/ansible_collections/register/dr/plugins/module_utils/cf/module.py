@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: register.dr contributors
-# MIT License (see https://opensource.org/licenses/MIT)
+# MIT License (see LICENSE or https://opensource.org/licenses/MIT), compatible with the
+# GNU General Public License v3.0+ that ansible-core is released under.
 """``CFModule``: the base of every Cloud Foundry module, in the manner of amazon.aws ``AnsibleAWSModule``.
 
 It adds the shared options (``cf_argument_spec``, documented by the ``register.dr.cf`` doc fragment), builds the
@@ -15,22 +16,19 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.register.dr.plugins.module_utils.cf.auth import cf_argument_spec
 from ansible_collections.register.dr.plugins.module_utils.cf.client import CFClient
-from ansible_collections.register.dr.plugins.module_utils.errors import RegisterDrError
+from ansible_collections.register.dr.plugins.module_utils.module import RegisterDrModule
 
 
-class CFModule(AnsibleModule):
-    """An AnsibleModule with the Cloud Foundry options, a lazily built ``client`` and ``run``."""
+class CFModule(RegisterDrModule):
+    """A RegisterDrModule with the Cloud Foundry options and a lazily built ``client``."""
 
     def __init__(self, argument_spec=None, client_factory=CFClient, **kwargs):
-        spec = cf_argument_spec()
-        spec.update(argument_spec or {})
-        super(CFModule, self).__init__(argument_spec=spec, **kwargs)
+        super(CFModule, self).__init__(argument_spec=argument_spec, shared_specs=(cf_argument_spec,), **kwargs)
         self._client_factory = client_factory
         self._client = None
+        self._report_requests = False
 
     @property
     def client(self):
@@ -43,16 +41,17 @@ class CFModule(AnsibleModule):
         """Exits with what ``work(module, client)`` returns, or fails with the error it raised.
 
         With ``report_requests`` the API calls made (method, path, status, request id) are returned as ``requests``
-        on success and on failure. A result's ``diff`` is returned in diff mode only.
+        on success and on failure.
         """
-        try:
-            result = work(self, self.client)
-        except RegisterDrError as exc:
-            if report_requests and self._client is not None:
-                exc.details.setdefault("requests", self._client.calls)
-            exc.fail(self)
-        if report_requests:
+        self._report_requests = report_requests
+        super(CFModule, self).run(work, lambda module: module.client)
+
+    def report_failure(self, exc):
+        if self._report_requests and self._client is not None:
+            exc.details.setdefault("requests", self._client.calls)
+        super(CFModule, self).report_failure(exc)
+
+    def report_success(self, result):
+        if self._report_requests:
             result["requests"] = self.client.calls
-        if not self._diff:
-            result.pop("diff", None)
-        self.exit_json(**result)
+        super(CFModule, self).report_success(result)

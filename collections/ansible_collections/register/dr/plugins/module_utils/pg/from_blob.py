@@ -11,8 +11,9 @@ import base64
 import hashlib
 import time
 
-from ansible_collections.register.dr.plugins.module_utils.azure_blob import AzureStorageError
-from ansible_collections.register.dr.plugins.module_utils.backups import ArchiveError, BackupError, stream_sql
+from ansible_collections.register.dr.plugins.module_utils.backups.archives import stream_sql
+from ansible_collections.register.dr.plugins.module_utils.backups.errors import ArchiveError, BackupError
+from ansible_collections.register.dr.plugins.module_utils.blob.errors import AzureStorageError
 from ansible_collections.register.dr.plugins.module_utils.pg import MAX_SQL_BYTES, PostgresError, parse_dump, restore
 
 

@@ -24,7 +24,8 @@ try:
 except ImportError:  # pragma: no cover - reported by StorageClients
     BlobServiceClient = None
 
-from ansible_collections.register.dr.plugins.module_utils.azure_blob import PUBLIC_BLOB_SUFFIX, StorageClients, redact
+from ansible_collections.register.dr.plugins.module_utils.blob.credentials import PUBLIC_BLOB_SUFFIX, StorageClients
+from ansible_collections.register.dr.plugins.module_utils.blob.errors import redact
 from ansible_collections.register.dr.plugins.module_utils.tfstate.errors import CredentialsError
 
 DATA_PLANE_ROLE = "Storage Blob Data Contributor (or Storage Blob Data Owner)"

@@ -3,13 +3,15 @@ from __future__ import annotations
 import pytest
 from azure.core.exceptions import ClientAuthenticationError, ResourceModifiedError, ServiceResponseError
 
-from ansible_collections.register.dr.plugins.module_utils.azure_blob import (
+from ansible_collections.register.dr.plugins.module_utils.blob.credentials import (
+    StorageClients,
+    connection_string_account,
+)
+from ansible_collections.register.dr.plugins.module_utils.blob.download import ResumableDownload
+from ansible_collections.register.dr.plugins.module_utils.blob.errors import (
     AzureBlobChanged,
     AzureCredentialsError,
     AzureRequestError,
-    ResumableDownload,
-    StorageClients,
-    connection_string_account,
     redact,
 )
 

@@ -8,30 +8,13 @@ import zlib
 
 import pytest
 
-from ansible_collections.register.dr.plugins.module_utils.backups import (
+from ansible_collections.register.dr.plugins.module_utils.backups.archives import Gunzip, TarGzBlobWriter, stream_sql
+from ansible_collections.register.dr.plugins.module_utils.backups.errors import (
     ArchiveError,
     BackupError,
     BackupNotFound,
-    Gunzip,
-    TarGzBlobWriter,
-    choose_backup,
-    environment_container,
-    environment_prefix,
-    parse_date,
-    stream_sql,
 )
-
-
-def test_environment_prefixes_are_the_real_blob_names() -> None:
-    assert environment_prefix("production") == "register_prod_"
-    assert environment_prefix("pr-1234") == "register_pr-1234_"
-    assert environment_prefix("review-1234") == "register_pr-1234_"
-    assert environment_container("pr-1234") == "pr-1234-db-backup"
-    assert environment_container("production") == "prod-db-backup"
-    with pytest.raises(BackupError, match="Unknown environment 'prod'"):
-        environment_prefix("prod")
-    with pytest.raises(BackupError, match="'staging' has no nightly backup container; give container"):
-        environment_container("staging")
+from ansible_collections.register.dr.plugins.module_utils.backups.naming import choose_backup, parse_date
 
 
 @pytest.mark.parametrize("value", ["20/11/2026", "2026-11-31", "2026-1-5", "yesterday", ""])

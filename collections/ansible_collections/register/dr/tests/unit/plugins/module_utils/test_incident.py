@@ -85,6 +85,6 @@ def test_a_slack_post_is_tried_again_on_503_and_429_and_never_raises() -> None:
     result = slack.post("https://hooks/secret", "hello", opener=dead, sleep=waits.append)
     assert result["posted"] is False and result["attempts"] == 3 and "connection refused" in result["error"]
     assert "secret" not in json.dumps(result)
-    gone = slack.post("https://hooks/x", "hi", opener=lambda u, **k: (_ for _ in ()).throw(
+    gone = slack.post("https://hooks/x", "hi", opener=lambda u, **k: (never for never in ()).throw(
         HTTPError("u", 404, "no_service", {}, None)), sleep=waits.append)
     assert gone == dict(posted=False, attempts=1, status=404, error="HTTP 404"), "a 404 is not tried again"

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from ansible_collections.register.dr.plugins.module_utils.backups import BackupError, BackupNotFound
+from ansible_collections.register.dr.plugins.module_utils.backups.errors import BackupError, BackupNotFound
 from ansible_collections.register.dr.plugins.modules import nightly_backup_info, nightly_backup_restore
 
 
@@ -48,10 +48,11 @@ class Module:
         self.check_mode = False
 
 
-def test_info_lists_by_the_real_production_prefix() -> None:
+def test_info_lists_by_the_prefix_and_container_it_is_given() -> None:
     container = Container([Item("register_production_2026-11-20.tar.gz"), Item("register_prod_2026-11-20.tar.gz", 7)])
     clients = Clients(container)
-    result = nightly_backup_info.run(Module(environment="production", backup_date="2026-11-20"), clients)
+    module = Module(container="prod-db-backup", prefix="register_prod_", backup_date="2026-11-20")
+    result = nightly_backup_info.run(module, clients)
     assert container.prefixes == ["register_prod_"] and clients.asked == ["prod-db-backup"]
     assert result["backup"]["name"] == "register_prod_2026-11-20.tar.gz" and result["backup"]["size"] == 7
     assert result["changed"] is False
@@ -60,12 +61,13 @@ def test_info_lists_by_the_real_production_prefix() -> None:
 def test_info_for_a_review_app_and_a_missing_date() -> None:
     container = Container([Item("register_pr-42_2026-11-19.tar.gz")])
     with pytest.raises(BackupNotFound, match="nearest dates with a backup are: 2026-11-19"):
-        nightly_backup_info.run(Module(environment="pr-42", backup_date="2026-11-20"), Clients(container))
+        nightly_backup_info.run(Module(container="pr-42-db-backup", prefix="register_pr-42_", backup_date="2026-11-20"),
+                                Clients(container))
 
 
 def test_restore_refuses_a_bad_date_before_touching_storage_or_the_database() -> None:
     clients = Clients(Container([]))
-    module = Module(environment="production", backup_date="2026-13-01", blob=None, container=None, prefix=None)
+    module = Module(backup_date="2026-13-01", blob=None, container="prod-db-backup", prefix="register_prod_")
     with pytest.raises(BackupError, match="not a real calendar date"):
         nightly_backup_restore.choose(module, clients)
     assert clients.asked == []

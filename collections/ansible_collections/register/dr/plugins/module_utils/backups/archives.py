@@ -1,25 +1,17 @@
 # -*- coding: utf-8 -*-
 # Copyright: register.dr contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Nightly backups: their names, and their archives as streams.
+# MIT License (see LICENSE or https://opensource.org/licenses/MIT), compatible with the
+# GNU General Public License v3.0+ that ansible-core is released under.
+"""Backup archives as streams: blob bytes -> gunzip (multi-member) -> tar member -> SQL bytes with no temporary
+file; and ``pg_dump`` output -> ``.tar.gz`` block blob whose tar header is staged last, once the member's size is
+known."""
 
-Names are ``<prefix><YYYY-MM-DD>.tar.gz`` (older ones ``<prefix><YYYY-MM-DD-HH-MM-SS>.tar.gz``), each holding one
-``<prefix>...sql`` member. Reading streams blob bytes -> gunzip (multi-member) -> tar member -> SQL bytes with no
-temporary file; writing streams ``pg_dump`` output into a ``.tar.gz`` block blob whose tar header is staged last,
-once the member's size is known.
-"""
-
-from __future__ import absolute_import, annotations, division, print_function
+from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import base64
-import collections
-import concurrent.futures
-import datetime
 import io
 import queue
-import re
 import tarfile
 import threading
 import time
@@ -29,120 +21,19 @@ try:
     from isal import isal_zlib as inflate_lib  # ISA-L: the same stream, inflated about three times faster
 
     INFLATE_ERRORS = (zlib.error, inflate_lib.error)
-    DEFLATE_LEVEL = 1  # ISA-L's levels are 0-3
+    DEFLATE_LEVEL = 1  # ISA-L's levels are 0-3; its 1 compresses about as small as zlib's 6, some twenty times faster
 except ImportError:  # pragma: no cover - zlib is the fallback
     inflate_lib = zlib
     INFLATE_ERRORS = (zlib.error,)
     DEFLATE_LEVEL = 6
 
-from ansible_collections.register.dr.plugins.module_utils.errors import RegisterDrError
+from ansible_collections.register.dr.plugins.module_utils.backups.errors import ArchiveError
+from ansible_collections.register.dr.plugins.module_utils.blob.upload import BLOCK_SIZE, BlockUpload
 
-ENVIRONMENT_PREFIXES = {
-    "production": "register_prod_",
-    "productiondata": "register_productiondata_",
-    "staging": "register_staging_",
-    "qa": "register_qa_",
-}
-ENVIRONMENT_CONTAINERS = {"production": "prod-db-backup", "qa": "qa-db-backup"}
-REVIEW_RE = re.compile(r"^(?:review-?|pr-)(\d+)$")
-NAME_RE = re.compile(r"^(?P<prefix>.*?)(?P<date>\d{4}-\d{2}-\d{2})(?:-(?P<time>\d{2}-\d{2}-\d{2}))?\.tar\.gz$")
-DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 TAR_BLOCK = 512
 OUTPUT_CHUNK = 1024 * 1024
 INPUT_SLICE = 256 * 1024
 HEADER_WINDOW = 1024 * 1024
-
-
-class BackupError(RegisterDrError):
-    """A backup could not be found, read or written; the message names the blob, the problem and the fix."""
-
-
-class BackupNotFound(BackupError):
-    """No backup for the requested date."""
-
-
-class ArchiveError(BackupError):
-    """The archive is corrupt or truncated."""
-
-
-def parse_date(value):
-    """``YYYY-MM-DD`` as a date, or an error saying what is expected."""
-    if isinstance(value, datetime.date):
-        return value
-    text = str(value).strip()
-    if not DATE_RE.match(text):
-        raise BackupError("backup_date %r is not a date in the form YYYY-MM-DD (for example 2026-11-20)." % (value,))
-    try:
-        return datetime.date.fromisoformat(text)
-    except ValueError:
-        raise BackupError("backup_date %r is not a real calendar date; use YYYY-MM-DD." % (value,))
-
-
-def environment_prefix(environment):
-    """The blob name prefix of an environment: ``register_prod_`` for production, ``register_pr-N_`` for review N."""
-    review = REVIEW_RE.match(str(environment))
-    if review:
-        return "register_pr-%s_" % review.group(1)
-    if environment in ENVIRONMENT_PREFIXES:
-        return ENVIRONMENT_PREFIXES[environment]
-    raise BackupError("Unknown environment %r: use one of %s, or pr-N for a review app; or give prefix." % (
-        environment, ", ".join(sorted(ENVIRONMENT_PREFIXES))))
-
-
-def environment_container(environment):
-    review = REVIEW_RE.match(str(environment))
-    if review:
-        return "pr-%s-db-backup" % review.group(1)
-    if environment in ENVIRONMENT_CONTAINERS:
-        return ENVIRONMENT_CONTAINERS[environment]
-    raise BackupError("Environment %r has no nightly backup container; give container." % (environment,))
-
-
-def backup_stem(prefix, date):
-    return "%s%s" % (prefix, parse_date(date).isoformat())
-
-
-def parse_name(name, prefix):
-    """(date, time or '', name) of a backup blob name with ``prefix``, or None when it is not one."""
-    if not name.startswith(prefix):
-        return None
-    match = NAME_RE.match(name)
-    if not match or match.group("prefix") != prefix:
-        return None
-    try:
-        date = datetime.date.fromisoformat(match.group("date"))
-    except ValueError:
-        return None
-    return date, match.group("time") or "", name
-
-
-def choose_backup(blobs, prefix, date):
-    """The newest backup of ``date`` among ``blobs`` (dicts with name and last_modified).
-
-    Newest by the time in the name (a name without time sorts after the timed names of its day, as the upstream
-    job writes it at 03:00 with overwrite), then by last_modified. With none, the error lists the nearest dates that
-    do have a backup.
-    """
-    date = parse_date(date)
-    candidates = []
-    dates = set()
-    for blob in blobs:
-        parsed = parse_name(blob["name"], prefix)
-        if parsed is None:
-            continue
-        dates.add(parsed[0])
-        if parsed[0] == date:
-            candidates.append((parsed[1] or "99-99-99", blob.get("last_modified") or "", blob))
-    if candidates:
-        candidates.sort(key=lambda c: (c[0], str(c[1])))
-        return candidates[-1][2]
-    nearest = sorted(dates, key=lambda d: (abs((d - date).days), d))[:5]
-    if nearest:
-        listed = ", ".join(d.isoformat() for d in sorted(nearest))
-        raise BackupNotFound("No backup named %s%s*.tar.gz; the nearest dates with a backup are: %s." % (
-            prefix, date.isoformat(), listed), nearest_dates=[d.isoformat() for d in sorted(nearest)])
-    raise BackupNotFound("No backup named %s*.tar.gz at all in the container; check the environment, prefix and "
-                         "container." % prefix, nearest_dates=[])
 
 
 class Prefetch(object):
@@ -159,25 +50,21 @@ class Prefetch(object):
     def _run(self, source):
         try:
             for item in source:
-                while not self._stop.is_set():
-                    try:
-                        self._queue.put(item, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if self._stop.is_set():
+                if not self._put(item):
                     return
             self._put((self._END, None))
         except BaseException as exc:  # handed over to the consumer, which re-raises it
             self._put((self._END, exc))
 
     def _put(self, item):
+        """Puts ``item``, waiting while the queue is full; False once the consumer has closed."""
         while not self._stop.is_set():
             try:
                 self._queue.put(item, timeout=0.2)
-                return
+                return True
             except queue.Full:
                 continue
+        return False
 
     def __iter__(self):
         while True:
@@ -354,105 +241,43 @@ def stream_sql(blob_chunks, describe, prefetch=True):
 # --- writing ---------------------------------------------------------------------------------------------------
 
 
-def _block_id(index):
-    return "%012d" % index
-
-
 class TarGzBlobWriter(object):
     """Streams one file into a block blob as ``.tar.gz``.
 
-    The gzip stream is made of members: the tar header (staged last, when the size is known), the data, and the
-    padding plus end-of-archive blocks. ``tar -xzf`` and every gzip reader read concatenated members as one stream.
+    The gzip stream is made of members: the tar header (staged last, when the size is known, as the blob's first
+    block), the data, and the padding plus end-of-archive blocks. ``tar -xzf`` and every gzip reader read
+    concatenated members as one stream.
     """
 
-    def __init__(self, blob_client, member_name, block_size=8 * 1024 * 1024, level=None, uploads=2):
-        self.blob = blob_client
+    def __init__(self, blob_client, member_name, block_size=BLOCK_SIZE, level=None, uploads=2):
+        self.upload = BlockUpload(blob_client, block_size, uploads=uploads)
         self.member_name = member_name
-        self.block_size = block_size
-        self.level = 6
+        self.level = 6  # of the small header and padding members, written with zlib
         self.size = 0
-        self.compressed = 0
-        self.uploads = uploads
-        self._blocks = []
-        self._pending = []
-        self._pending_size = 0
-        self._inflight = collections.deque()
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=uploads)
-        # ISA-L's level 1 compresses about as small as zlib's 6, some twenty times faster
         self._deflater = inflate_lib.compressobj(DEFLATE_LEVEL if level is None else level, zlib.DEFLATED, 31)
 
-    def _stage(self, data, index=None):
-        """Stages ``data`` as a block while the caller goes on; at most ``uploads`` blocks wait in memory."""
-        if index is None:
-            index = len(self._blocks) + 1
-            self._blocks.append(_block_id(index))
-        self._inflight.append(self._pool.submit(self.blob.stage_block, _block_id(index), data))
-        self.compressed += len(data)
-        while len(self._inflight) > self.uploads:
-            self._inflight.popleft().result()
-
-    def _wait(self):
-        try:
-            while self._inflight:
-                self._inflight.popleft().result()
-        finally:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+    @property
+    def compressed(self):
+        """Bytes of the blob staged so far."""
+        return self.upload.size
 
     def write(self, data):
         self.size += len(data)
-        out = self._deflater.compress(data)
-        if out:
-            self._pending.append(out)
-            self._pending_size += len(out)
-        if self._pending_size >= self.block_size:
-            self._stage(b"".join(self._pending))
-            self._pending, self._pending_size = [], 0
+        self.upload.write(self._deflater.compress(data))
 
     def _gzip(self, data):
         deflater = zlib.compressobj(self.level, zlib.DEFLATED, 31)
         return deflater.compress(data) + deflater.flush()
 
     def close(self, mtime=None):
-        tail = self._deflater.flush()
-        self._pending.append(tail)
+        """Stages the rest, then the tar header, and commits; returns the blob's size in bytes."""
+        self.upload.write(self._deflater.flush())
         padding = (-self.size) % TAR_BLOCK
-        self._pending.append(self._gzip(b"\0" * (padding + 2 * TAR_BLOCK)))
-        self._stage(b"".join(self._pending))
+        self.upload.write(self._gzip(b"\0" * (padding + 2 * TAR_BLOCK)))
+        self.upload.flush()
         info = tarfile.TarInfo(self.member_name)
         info.size = self.size
         info.mtime = int(mtime if mtime is not None else time.time())
         info.mode = 0o644
-        self._stage(self._gzip(info.tobuf(format=tarfile.GNU_FORMAT)), index=0)
-        self._wait()
-        from azure.storage.blob import BlobBlock
-
-        self.blob.commit_block_list([BlobBlock(block_id=b) for b in [_block_id(0)] + self._blocks])
-        return self.compressed
-
-
-# --- finding ---------------------------------------------------------------------------------------------------
-
-
-def blob_record(container, blob):
-    """What an operator needs about a blob (from a listing item or a properties answer)."""
-    settings = getattr(blob, "content_settings", None)
-    md5 = getattr(settings, "content_md5", None) if settings is not None else None
-    last_modified = getattr(blob, "last_modified", None)
-    return dict(
-        name=blob.name,
-        container=container,
-        size=int(blob.size),
-        last_modified=last_modified.isoformat() if last_modified is not None else None,
-        etag=str(blob.etag).strip('"') if getattr(blob, "etag", None) else None,
-        md5=base64.b64encode(bytes(md5)).decode() if md5 else None,
-    )
-
-
-def find_backup(container_client, container, prefix, date):
-    """The newest backup of ``date`` in ``container`` (a ContainerClient), as a blob record."""
-    records = [blob_record(container, b) for b in container_client.list_blobs(name_starts_with=prefix)]
-    chosen = choose_backup(records, prefix, date)
-    chosen["date"] = parse_date(date).isoformat()
-    chosen["same_day"] = sorted(r["name"] for r in records if (parse_name(r["name"], prefix) or (None,))[0]
-                                == parse_date(date))
-    return chosen
+        self.upload.header(self._gzip(info.tobuf(format=tarfile.GNU_FORMAT)))
+        return self.upload.commit()
