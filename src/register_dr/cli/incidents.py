@@ -1,4 +1,5 @@
-"""``register-dr status``, ``unlock`` and ``incident``: who is recovering an environment, and its incident."""
+"""``register-dr status``, ``unlock``, ``incident`` and ``verify-backup``: who is recovering an environment, its
+incident, and whether its backups restore."""
 
 from __future__ import annotations
 
@@ -86,3 +87,33 @@ def incident_close(env_name: str, sandbox: bool) -> None:
     doc = store.close(open_id)
     console.print(f"closed incident {doc['id']} of {environment} ({len(doc['runs'])} runs, "
                   f"RTO {doc['rto_seconds']} s); its record: {store.folder(doc['id'])}/timeline.md")
+
+
+@main.command("verify-backup")
+@click.option("--env", "env_name", required=True, help="The environment whose nightly backup is checked.")
+@click.option("--date", "date_text", default=None, help="The night, YYYY-MM-DD (UTC); today by default.")
+@click.option("--sandbox", is_flag=True, help="Check the sandbox's copy of the environment.")
+@home_option
+def verify_backup_command(env_name: str, date_text: str | None, sandbox: bool, home: str | None) -> None:
+    """Restore a night's backup into a short-lived instance, verify every table against the dump, delete the
+    instance, and add the result to the history: the evidence that backups restore. Exit 1 when it does not."""
+    from register_dr.inputs import CLI_NAMES, InputError
+    from register_dr.verify import report_dir, verify_backup
+
+    try:
+        with console.status(f"verifying the nightly backup of {env_name}"):
+            result, report = verify_backup(env_name, date=date_text, sandbox=settings_of(home) if sandbox else None,
+                                           names=CLI_NAMES)
+    except InputError as exc:
+        console.print(f"[red]refused:[/red] {exc}")
+        sys.exit(2)
+    if report is None:
+        console.print(f"[red]not verified:[/red] {result.message}")
+        sys.exit(1)
+    backup = report.get("backup") or {}
+    out.print(f"{report['environment']} {report['date']}: {report['outcome'].upper()} - backup "
+              f"{backup.get('name', '?')}, {report['tables']} tables, {report['rows']} rows, restore "
+              f"{report['restore_seconds']} s" + (f"; {report['reason']}" if report.get("reason") else ""))
+    folder = report_dir(report["environment"], report["platform"])
+    out.print(f"report: {folder / 'report.json'}; history: {folder / 'history.jsonl'}")
+    sys.exit(0 if report["outcome"] == "passed" else 1)
