@@ -80,7 +80,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 exit_code:
-  description: Terraform's exit code (not C(rc), which Ansible would read as a failure for C(plan -detailed-exitcode)'s 2).
+  description: >-
+    Terraform's exit code (not C(rc), which Ansible would read as a failure for C(plan -detailed-exitcode)'s 2).
   returned: always
   type: int
 stdout:
@@ -125,7 +126,8 @@ def run(params, get_bin_path, runner_factory=deadline_runner):
         environ["TF_DATA_DIR"] = params["data_dir"]
     started = time.time()
     rc, out, err = runner_factory(params["timeout"], params["kill_grace"])(argv, environ_update=environ)
-    result = dict(exit_code=rc, stdout=out, stderr=err, command=command_line(argv), duration=round(time.time() - started, 3))
+    result = dict(exit_code=rc, stdout=out, stderr=err, command=command_line(argv),
+                  duration=round(time.time() - started, 3))
     if rc not in params["allowed_rc"]:
         raise TerraformError("`%s` failed with exit code %s: %s" % (result["command"], rc, last_line(err)),
                              command=argv, rc=rc, stderr=err)
