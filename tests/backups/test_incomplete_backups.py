@@ -11,7 +11,16 @@ import tarfile
 import psycopg
 from azure.storage.blob import ContentSettings
 
-from tests.backups.conftest import BACKUP_DATE, PROD_CONTAINER, PROD_PREFIX, Modules, World, empty_database, tar_gz
+from tests.backups.conftest import (
+    BACKUP_DATE,
+    PROD_CONTAINER,
+    PROD_PREFIX,
+    PRODUCTION,
+    Modules,
+    World,
+    empty_database,
+    tar_gz,
+)
 
 NIGHTLY = f"{PROD_PREFIX}{BACKUP_DATE}.tar.gz"
 
@@ -22,7 +31,7 @@ def nightly_sql(world: World) -> bytes:
 
 
 def restore(modules: Modules, target: dict, date: str, **extra) -> dict:
-    return modules.run("nightly_backup_restore", {"environment": "production", "backup_date": date,
+    return modules.run("nightly_backup_restore", {**PRODUCTION, "backup_date": date,
                                                   "credentials": target, **extra})
 
 

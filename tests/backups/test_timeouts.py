@@ -8,7 +8,7 @@ import time
 
 import psycopg
 
-from tests.backups.conftest import BACKUP_DATE, Modules, World, empty_database
+from tests.backups.conftest import BACKUP_DATE, PRODUCTION, Modules, World, backup_location, empty_database
 
 
 def test_a_restore_behind_an_apps_lock_fails_within_its_lock_timeout(world: World, modules: Modules) -> None:
@@ -22,7 +22,7 @@ def test_a_restore_behind_an_apps_lock_fails_within_its_lock_timeout(world: Worl
                               ({"force": True}, "Restore failed on statement at dump line")):
             started = time.monotonic()
             result = modules.run("nightly_backup_restore", {
-                "environment": "production", "backup_date": str(BACKUP_DATE), "credentials": target,
+                **PRODUCTION, "backup_date": str(BACKUP_DATE), "credentials": target,
                 "lock_timeout": 2, **options})
             assert time.monotonic() - started < 120
             assert result["failed"] and what in result["msg"] and "public.trainees" in result["msg"]
@@ -38,7 +38,7 @@ def test_a_backup_behind_an_exclusive_lock_fails_within_its_lock_timeout(world: 
         migration.execute("LOCK TABLE public.providers IN ACCESS EXCLUSIVE MODE")
         started = time.monotonic()
         result = modules.run("database_backup", {
-            "environment": "pr-78", "credentials": world.source, "backup_date": "2026-11-20",
+            **backup_location("review", pr="78"), "credentials": world.source, "backup_date": "2026-11-20",
             "pg_dump_path": pg_tool("pg_dump"), "lock_timeout": 2})
         assert time.monotonic() - started < 120
         migration.rollback()
