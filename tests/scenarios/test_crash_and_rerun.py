@@ -1,6 +1,9 @@
 """A playbook killed at any step and run again converges to the same end state: each run below is killed in the
 middle of the next step that changes something (the whole process group, as a crash or a lost terminal would), and
-the next run picks up from what the last one left."""
+the next run picks up from what the last one left. On the terraform path (the sandbox's provisioner) a killed apply
+leaves Terraform's state lock and maybe an instance it never recorded; the rerun settles both and never plans a
+second instance, and after a data_loss rerun the restored instance stays in the state (removal keyed on the damaged
+instance's guid)."""
 
 from __future__ import annotations
 
@@ -11,23 +14,34 @@ import psycopg
 import pytest
 
 from register_dr.sandbox.postgres.pgbin import conninfo_params
+from register_dr.sandbox.world.environments import ENVIRONMENTS
 
 from .conftest import NEEDS_TERRAFORM_STATE_RM, Platform, today
 
 pytestmark = pytest.mark.sandbox
 
+# The sandbox rehearses the terraform provisioner. Each run is killed that long after the task starts: the applies a
+# few seconds in, while Terraform holds the state lock and the instance is being created but not yet recorded.
 LOST_INSTANCE_STEPS = [
-    r"TASK \[recreate_instance : Create the instance through the Cloud Foundry API",
-    r"TASK \[restore_nightly_backup : Stream the backup into the emptied database",
-    r"TASK \[recreate_instance : Create the service keys",
+    (r"TASK \[recreate_instance : Apply exactly the reviewed plan", 4.0),
+    (r"TASK \[restore_nightly_backup : Stream the backup into the emptied database", 1.0),
+    (r"TASK \[recreate_instance : Redeploy the apps with the new keys \(Terraform\)", 4.0),
 ]
 
 DATA_LOSS_STEPS = [
-    r"TASK \[point_in_time_restore : Rename the damaged instance",
-    r"TASK \[point_in_time_restore : Remove the instance from the Terraform state",
-    r"TASK \[recreate_instance : Create the instance through the Cloud Foundry API",
-    r"TASK \[recreate_instance : Create the service keys",
+    (r"TASK \[point_in_time_restore : Rename the damaged instance", 1.0),
+    (r"TASK \[point_in_time_restore : Remove the damaged instance from the Terraform state", 1.0),
+    (r"TASK \[recreate_instance : Apply exactly the reviewed plan", 4.0),
+    (r"TASK \[recreate_instance : Redeploy the apps with the new keys \(Terraform\)", 4.0),
 ]
+
+
+def no_second_instance(platform: Platform, env: str, *names: str) -> None:
+    """Never two instances of one name: a rerun settles what a killed apply made instead of planning another."""
+    for name in names:
+        found = platform.client.get("/v3/service_instances", names=name,
+                                    space_guids=platform.client.space_guid(ENVIRONMENTS[env].space))["resources"]
+        assert len(found) <= 1, (name, [i["guid"] for i in found])
 
 
 def test_lost_instance_killed_at_every_step_converges(platform: Platform) -> None:
@@ -40,9 +54,10 @@ def test_lost_instance_killed_at_every_step_converges(platform: Platform) -> Non
     # The dry run plans maintenance on too; maintenance off is then a no-op, as the routes did not move.
     assert [s["step"] for s in dry.timeline["steps"] if s["result"] == "planned"] == [
         "maintenance_on", "recreate_instance", "restore_nightly_backup", "recreate_keys"]
-    for step in LOST_INSTANCE_STEPS:
-        killed = platform.play("qa", "lost_instance", *args, kill_at=step, kill_after=1.0)
+    for step, after in LOST_INSTANCE_STEPS:
+        killed = platform.play("qa", "lost_instance", *args, kill_at=step, kill_after=after)
         assert killed.killed and killed.returncode != 0
+        no_second_instance(platform, "qa", "register-postgres-13-qa")
 
     final = platform.play("qa", "lost_instance", *args)
 
@@ -72,9 +87,11 @@ def test_data_loss_killed_at_every_step_converges(platform: Platform) -> None:
     time.sleep(2.5)
     args = ("-e", f"snapshot_time={snapshot:%Y-%m-%dT%H:%M:%S}", "-e", "snapshot_timezone=UTC",
             "-e", "confirm_restore=YES", "-e", "confirm_production=YES", "-e", "auto_approve=true")
-    for step in DATA_LOSS_STEPS:
-        killed = platform.play("production", "data_loss", *args, kill_at=step, kill_after=1.0)
+    for step, after in DATA_LOSS_STEPS:
+        killed = platform.play("production", "data_loss", *args, kill_at=step, kill_after=after)
         assert killed.killed and killed.returncode != 0
+        no_second_instance(platform, "production", "register-postgres-13-production",
+                           "register-postgres-13-production-old")
 
     final = platform.play("production", "data_loss", *args)
 
@@ -89,5 +106,11 @@ def test_data_loss_killed_at_every_step_converges(platform: Platform) -> None:
         assert conn.execute("SELECT count(*) FROM audits").fetchone()[0] == good
     settled = platform.play("production", "data_loss", *args)
     assert settled.returncode == 0 and settled.recap["changed"] == 0, settled.output[-3000:]
+    # the rerun after the apply left the restored instance in Terraform's state, and the keys there are its own
+    state = platform.state_blob("production")
+    held = {f"{r['type']}.{r['name']}": r["instances"][0]["attributes"] for r in state["resources"]
+            if r["mode"] == "managed" and r["type"] in ("cloudfoundry_service_instance", "cloudfoundry_service_key")}
+    assert held["cloudfoundry_service_instance.postgres_instance_13"]["id"] == new["guid"]
+    assert {k["service_instance"] for n, k in held.items() if n.startswith("cloudfoundry_service_key")} == {new["guid"]}
     tidy = platform.play("production", "tidy_up", "-e", "confirm_production=YES", "-e", "auto_approve=true")
     assert tidy.returncode == 0 and platform.instance("production", "register-postgres-13-production-old") is None
