@@ -33,8 +33,8 @@ def test_check_mode_of_every_playbook_changes_nothing(platform: Platform) -> Non
     assert platform.snapshot() == before
     planned = {name: [s["step"] for s in run.timeline["steps"] if s["result"] == "planned"]
                for name, run in runs.items()}
-    # The sandbox provisions through the CF API, so once a data-loss run has removed the instance from the state it
-    # stays out: then there is nothing to remove and that step is rightly not planned.
+    # Once a data-loss run has removed the instance from the state and stopped before Terraform recorded the restored
+    # one, there is nothing to remove and that step is rightly not planned.
     in_state = any(r["type"] == "cloudfoundry_service_instance" for r in platform.state_blob("production")["resources"])
     assert planned["data_loss"] == ["rename_damaged_instance", *(["remove_from_terraform_state"] if in_state else []),
                                     "recreate_instance", "recreate_keys", "verify"]

@@ -47,7 +47,9 @@ def no_second_instance(platform: Platform, env: str, *names: str) -> None:
 def test_lost_instance_killed_at_every_step_converges(platform: Platform) -> None:
     before = platform.checksums("qa")
     platform.lose_instance("qa")
-    args = ("-e", "confirm_restore=YES", "-e", "auto_approve=true", "-e", f"backup_date={today()}")
+    # a killed run keeps the environment's recovery lock until its lease expires (60 s): the next run waits for it
+    args = ("-e", "confirm_restore=YES", "-e", "auto_approve=true", "-e", f"backup_date={today()}",
+            "-e", "lock_wait=90")
     world = platform.snapshot()
     dry = platform.play("qa", "lost_instance", "--check", *args)
     assert dry.returncode == 0 and platform.snapshot() == world, dry.output[-3000:]
@@ -86,7 +88,8 @@ def test_data_loss_killed_at_every_step_converges(platform: Platform) -> None:
     damaged = platform.instance("production")
     time.sleep(2.5)
     args = ("-e", f"snapshot_time={snapshot:%Y-%m-%dT%H:%M:%S}", "-e", "snapshot_timezone=UTC",
-            "-e", "confirm_restore=YES", "-e", "confirm_production=YES", "-e", "auto_approve=true")
+            "-e", "confirm_restore=YES", "-e", "confirm_production=YES", "-e", "auto_approve=true",
+            "-e", "lock_wait=90")
     for step, after in DATA_LOSS_STEPS:
         killed = platform.play("production", "data_loss", *args, kill_at=step, kill_after=after)
         assert killed.killed and killed.returncode != 0
