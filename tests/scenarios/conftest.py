@@ -29,6 +29,7 @@ from register_dr.sandbox.lifecycle import control
 from register_dr.sandbox.lifecycle.client import SandboxClient
 from register_dr.sandbox.lifecycle.control import Endpoints
 from register_dr.sandbox.lifecycle.secrets import SandboxSecrets
+from register_dr.sandbox.terraform.workspace import Workspace, backend_config
 from register_dr.sandbox.world import dataset
 from register_dr.sandbox.world.environments import environment
 from register_dr.settings import Settings
@@ -153,6 +154,26 @@ class Platform:
         endpoints = Endpoints.load(self.settings)
         service = control.blob_service(endpoints, secrets, env.state.account)
         return json.loads(service.get_blob_client(env.state.container, env.state.key).download_blob().readall())
+
+    def terraform_plan(self, env_name: str, *variables: str) -> subprocess.CompletedProcess:
+        """`terraform plan -detailed-exitcode` of the environment as the team would run it after the recovery
+        (exit code 0: state and platform agree; 2: changes), with its state blob, variables file and image."""
+        env = environment(env_name)
+        workspace = Workspace(self.settings.terraform_dir)
+        run_env = self.process_env(TF_DATA_DIR=str(self.tmp / "terraform-data" / env.name))
+        base = [self.env["REGISTER_DR_TERRAFORM"], f"-chdir={self.env['REGISTER_TERRAFORM_DIR']}"]
+        subprocess.run([*base, "init", "-input=false", "-no-color", "-reconfigure",
+                        *(f"-backend-config={setting}" for setting in backend_config(env))],
+                       env=run_env, check=True, capture_output=True, text=True, timeout=300)
+        return subprocess.run([*base, "plan", "-input=false", "-no-color", "-detailed-exitcode", "-lock=false",
+                               f"-var-file={workspace.var_file(env)}", f"-var=paas_docker_image={env.docker_image}",
+                               *(f"-var={v}" for v in variables)],
+                              env=run_env, capture_output=True, text=True, timeout=300)
+
+    def terraform_key_guids(self, env_name: str) -> set[str]:
+        """The guids of the keys Terraform's state holds for the environment."""
+        return {r["instances"][0]["attributes"]["id"] for r in self.state_blob(env_name)["resources"]
+                if r["mode"] == "managed" and r["type"] == "cloudfoundry_service_key"}
 
     # --- disasters --------------------------------------------------------------------------------------------
     def module(self, module: str, **args: object) -> dict:

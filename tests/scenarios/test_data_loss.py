@@ -64,6 +64,13 @@ def test_data_loss_recovers_to_a_bst_time_and_keeps_the_old_instance(platform: P
     assert recover_to.endswith(f"= {snapshot:%Y-%m-%d %H:%M:%S} UTC")
     assert recover_to in run.output
     assert "rename_damaged_instance" in run.steps() and run.timeline["outcome"] == "succeeded"
+    # the production path: Terraform made the restored instance and its keys; with the same point-in-time variables
+    # its plan has nothing to change
+    found = platform.client.get("/v3/service_credential_bindings", service_instance_guids=new["guid"], type="key")
+    assert {key["guid"] for key in found["resources"]} == platform.terraform_key_guids("productiondata")
+    plan = platform.terraform_plan("productiondata", f"paas_restore_db_from_db_instance={damaged['guid']}",
+                                   f"paas_restore_db_from_point_in_time_before={snapshot:%Y-%m-%d %H:%M:%S}")
+    assert plan.returncode == 0 and "No changes." in plan.stdout, plan.stdout[-2000:] + plan.stderr[-2000:]
 
 
 def test_tidy_up_deletes_the_old_instance_only_after_confirmation(platform: Platform) -> None:

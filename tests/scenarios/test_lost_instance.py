@@ -30,6 +30,11 @@ def test_lost_production_instance_comes_back_with_identical_tables(platform: Pla
     assert platform.checksums("production") == before
     assert platform.keys(back["guid"]) == sorted(["register-postgres-13-production",
                                                   "register-postgres-13-production-blazer"])
+    # the production path: Terraform made the instance and its keys, and state and platform now agree
+    found = platform.client.get("/v3/service_credential_bindings", service_instance_guids=back["guid"], type="key")
+    assert {key["guid"] for key in found["resources"]} == platform.terraform_key_guids("production")
+    plan = platform.terraform_plan("production")
+    assert plan.returncode == 0 and "No changes." in plan.stdout, plan.stdout[-2000:] + plan.stderr[-2000:]
     timeline = run.timeline
     assert timeline["outcome"] == "succeeded" and timeline["scenario"] == "lost_instance"
     assert run.steps() == ["preflight", "notify_freeze", "maintenance_on", "confirm_instance_lost",
