@@ -14,13 +14,17 @@ from collections.abc import Callable
 
 from register_dr.sandbox.cf.errors import not_found, unprocessable
 from register_dr.sandbox.cf.jobs import Jobs
+from register_dr.sandbox.cf.permissions import Permissions
 from register_dr.sandbox.cf.store import Resource, _now
 
 
-class DockerApps(Jobs):
+class DockerApps(Permissions, Jobs):
+    """Writes need SpaceDeveloper in the app's space, as for every v3 write (Permissions)."""
+
 
     def new_app(self, space_guid: str, name: str, environment: dict[str, str] | None = None) -> Resource:
         self.get("spaces", space_guid, "Space")
+        self.require_write(space_guid, "Space")
         if self.list("apps", lambda a: a["name"] == name and self.space_of(a) == space_guid):
             raise unprocessable(f"App with the name '{name}' already exists.")
         return self._add("apps", {"name": name, "state": "STOPPED", "lifecycle": {"type": "docker", "data": {}},
@@ -28,6 +32,7 @@ class DockerApps(Jobs):
                                   "relationships": {"space": {"data": {"guid": space_guid}}}})
 
     def _change_app(self, guid: str, change: Callable[[Resource], None]) -> Resource:
+        self.require_write(self.space_of(self.get("apps", guid, "App")), "App")
         with self._lock:
             app = self.state["apps"].get(guid)
             if app is None:
@@ -66,13 +71,14 @@ class DockerApps(Jobs):
         return dict(self._change_app(guid, change)["environment_variables"])
 
     def create_docker_package(self, app_guid: str, image: str) -> Resource:
-        self.get("apps", app_guid, "App")
+        self.require_write(self.space_of(self.get("apps", app_guid, "App")), "App")
         return self._add("packages", {"type": "docker", "data": {"image": image}, "state": "READY",
                                       "relationships": {"app": {"data": {"guid": app_guid}}}})
 
     def stage(self, package_guid: str) -> Resource:
         package = self.get("packages", package_guid, "Package")
         app_guid = package["relationships"]["app"]["data"]["guid"]
+        self.require_write(self.space_of(self.get("apps", app_guid, "App")), "App")
         droplet = self._add("droplets", {
             "state": "STAGED", "error": None, "lifecycle": {"type": "docker", "data": {}},
             "image": package["data"]["image"], "execution_metadata": "", "process_types": {"web": ""},
@@ -91,7 +97,7 @@ class DockerApps(Jobs):
 
     def delete_app(self, guid: str) -> Resource:
         """DELETE /v3/apps/:guid: its routes lose it as a destination; answered with an app.delete job."""
-        self.get("apps", guid, "App")
+        self.require_write(self.space_of(self.get("apps", guid, "App")), "App")
         with self._lock:
             for route in self.state["routes"].values():
                 route["destinations"] = [d for d in route["destinations"] if d["app"]["guid"] != guid]
@@ -102,7 +108,7 @@ class DockerApps(Jobs):
         return self.get("jobs", job["guid"], "Job")
 
     def delete_route(self, guid: str) -> Resource:
-        self.get("routes", guid, "Route")
+        self.require_write(self.space_of(self.get("routes", guid, "Route")), "Route")
         with self._lock:
             del self.state["routes"][guid]
             self._save()

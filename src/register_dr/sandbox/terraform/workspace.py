@@ -161,9 +161,15 @@ class Workspace:
         container = storage(env.state.account).get_container_client(env.state.container)
         with contextlib.suppress(ResourceExistsError):
             container.create_container()
-        with _INIT_LOCK:  # the inits of parallel applies share the configuration's .terraform.lock.hcl
-            self.run(["init", "-input=false", "-no-color", "-reconfigure",
-                      *(f"-backend-config={setting}" for setting in backend_config(env))], environ, data_dir=data_dir)
+        init = ["init", "-input=false", "-no-color", "-reconfigure",
+                *(f"-backend-config={setting}" for setting in backend_config(env))]
+        # The first init writes the configuration's .terraform.lock.hcl; the others only read it, in parallel.
+        with _INIT_LOCK:
+            first = not (self.app / ".terraform.lock.hcl").exists()
+            if first:
+                self.run(init, environ, data_dir=data_dir)
+        if not first:
+            self.run(init, environ, data_dir=data_dir)
         output = self.run(["apply", "-input=false", "-no-color", "-auto-approve", f"-var-file={self.var_file(env)}",
                            f"-var=paas_docker_image={env.docker_image}"], environ, data_dir=data_dir)
         (self.root / "logs").mkdir(exist_ok=True)
