@@ -9,12 +9,10 @@ disk is the timeline's state: a step is appended to what timeline.json holds."""
 from __future__ import annotations
 
 import base64
-import datetime
 import json
 import os
 import re
 import subprocess
-import tempfile
 import time
 
 from ansible.errors import AnsibleActionFail
@@ -23,24 +21,11 @@ from ansible_collections.register.dr.plugins.module_utils import incident as inc
 from ansible_collections.register.dr.plugins.module_utils import slack
 
 
-def write_atomically(path, text):
-    directory = os.path.dirname(path) or "."
-    handle, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+# Records are written atomically and readable by their owner only.
+write_atomically = incidents.write_private
 
 
-def utc_stamp(epoch):
-    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+utc_stamp = incidents.utc_stamp
 
 
 def without_secrets(values, secret_keys):

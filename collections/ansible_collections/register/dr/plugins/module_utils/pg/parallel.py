@@ -64,6 +64,7 @@ class ParallelRestore(object):
         self.failure = None
         self.lock = threading.Lock()
         self.feeds = collections.deque()
+        self.opened = []
         self.feeds_cond = threading.Condition()
         self.stream_done = False
         self.table_bytes = collections.Counter()
@@ -83,7 +84,9 @@ class ParallelRestore(object):
             if self.failure is None:
                 self.failure = exc
         with self.feeds_cond:
-            for feed in self.feeds:
+            # every feed the stream opened, the queued ones and those a loader is reading: a loader waiting for
+            # the rest of a table the stream will never send would otherwise wait for ever
+            for feed in self.opened:
                 feed.cancel()
             self.feeds_cond.notify_all()
 
@@ -202,6 +205,7 @@ class ParallelRestore(object):
                 self.result.tables[item.table] = 0
                 feed = TableFeed(item, self.budget, self.spill_dir)
                 with self.feeds_cond:
+                    self.opened.append(feed)
                     self.feeds.append(feed)
                     self.feeds_cond.notify()
             else:
