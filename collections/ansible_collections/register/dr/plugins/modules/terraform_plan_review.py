@@ -91,7 +91,7 @@ options:
     description:
       - Whether the plan must create the new service instance and its keys. C(false) reviews the plan that
         redeploys the apps once the instance and its keys were made by a targeted apply (during maintenance mode,
-        so that Terraform does not map the apps' routes back early): then only the apps may change, their image
+        so that Terraform does not map the apps' routes back early); then only the apps may change, their image
         unchanged, and a new instance or key is unexpected.
     type: bool
     default: true

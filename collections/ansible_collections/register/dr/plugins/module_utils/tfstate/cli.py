@@ -117,7 +117,6 @@ class TerraformCLI:
                                  % (self.commands[-1], exc, self.binary), command=[self.binary] + argv)
 
 
-
 def _stop_group(proc, grace):
     """SIGTERM the process group, SIGKILL it after ``grace`` seconds; the output read so far."""
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10)):

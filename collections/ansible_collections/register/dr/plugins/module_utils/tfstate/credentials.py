@@ -118,8 +118,8 @@ class BackendClients(StorageClients):
         if not p.get("subscription_id"):
             raise CredentialsError(
                 "Listing the key of storage account %s in resource group %s needs the subscription: set "
-                "ARM_SUBSCRIPTION_ID (or subscription_id). Nothing was changed." % (p["account_name"],
-                                                                                   p["resource_group"]))
+                "ARM_SUBSCRIPTION_ID (or subscription_id). Nothing was changed."
+                % (p["account_name"], p["resource_group"]))
         identity, who = self._signed_in()
         try:
             key = self._key_lookup(p["subscription_id"], p["resource_group"], p["account_name"], identity)

@@ -254,10 +254,9 @@ def test_operation_in_progress_on_delete_and_keys_is_waited_out():
     """cloud_controller_ng answers DELETE of an instance and POST/DELETE of a key made while an operation runs with
     422 10008 "There is an operation in progress for the service instance[.]" (service_instances_controller.rb and
     service_credential_bindings_controller.rb #operation_in_progress!, app/actions/v3/service_binding_create.rb)."""
-    busy_delete = (422, error(10008, "CF-UnprocessableEntity", "There is an operation in progress for the service "
-                                                                "instance."))
-    busy_key = (422, error(10008, "CF-UnprocessableEntity", "There is an operation in progress for the service "
-                                                             "instance"))
+    busy_text = "There is an operation in progress for the service instance"
+    busy_delete = (422, error(10008, "CF-UnprocessableEntity", busy_text + "."))
+    busy_key = (422, error(10008, "CF-UnprocessableEntity", busy_text))
     c, _transport, sleeps = client({("DELETE", "/v3/service_instances/g"): [busy_delete, (202, None)],
                                     ("POST", "/v3/service_credential_bindings"): [busy_key, (202, None)]})
     assert c.call("DELETE", "/v3/service_instances/g")[0] == 202
