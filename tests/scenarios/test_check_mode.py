@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+from pathlib import Path
 
 import pytest
 
@@ -13,9 +15,22 @@ pytestmark = pytest.mark.sandbox
 PLAYBOOKS = ["lost_instance", "data_loss", "reboot", "failover", "tidy_up", "maintenance"]
 
 
+def checkout(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every file under the team's Terraform checkout (.terraform included) with its size and mtime."""
+    found = {}
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            path = Path(root) / name
+            stat = path.lstat()
+            found[str(path.relative_to(folder))] = (stat.st_size, stat.st_mtime_ns)
+    return found
+
+
 @NEEDS_TERRAFORM_STATE_RM
 def test_check_mode_of_every_playbook_changes_nothing(platform: Platform) -> None:
     before = platform.snapshot()
+    terraform_dir = Path(platform.process_env()["REGISTER_TERRAFORM_DIR"])
+    team_checkout = checkout(terraform_dir)
     moment = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%S")
     inputs = ("--check", "-e", "confirm_restore=YES", "-e", f"backup_date={today()}", "-e", "maintenance=on",
               "-e", f"snapshot_time={moment}", "-e", "snapshot_timezone=UTC")
@@ -31,6 +46,8 @@ def test_check_mode_of_every_playbook_changes_nothing(platform: Platform) -> Non
         assert run.timeline["check_mode"] is True and run.timeline["outcome"] == "succeeded", name
         assert "Check mode: a dry run, nothing will be changed" in run.output, name
     assert platform.snapshot() == before
+    # No `init -reconfigure`, no plan file, no lock file in the team's Terraform checkout (issue 18).
+    assert checkout(terraform_dir) == team_checkout
     planned = {name: [s["step"] for s in run.timeline["steps"] if s["result"] == "planned"]
                for name, run in runs.items()}
     # Once a data-loss run has removed the instance from the state and stopped before Terraform recorded the restored
