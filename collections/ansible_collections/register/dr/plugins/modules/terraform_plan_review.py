@@ -204,12 +204,12 @@ from ansible_collections.register.dr.plugins.module_utils.terraform import (
     find_binary,
     module_names,
 )
+from ansible_collections.register.dr.plugins.module_utils.tfstate.plan import decode_parameters, review_table as table
 
 PITR_OF = "restore_from_point_in_time_of"
 PITR_BEFORE = "restore_from_point_in_time_before"
 GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 BEFORE_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
-COLUMNS = ("address", "action", "verdict", "reason")
 
 
 def row(address, actions, action, verdict, reason):
@@ -242,17 +242,6 @@ def shown(change, path, after=True):
     if change.sensitive(path, after=after):
         return "(sensitive)"
     return change.value(path, after=after)
-
-
-def decode_parameters(value):
-    if value in (None, ""):
-        return {}
-    if isinstance(value, dict):
-        return value
-    parsed = json.loads(value)
-    if not isinstance(parsed, dict):
-        raise ValueError("not a JSON object")
-    return parsed
 
 
 class Review:
@@ -419,18 +408,6 @@ class Review:
         if self.instance.sensitive(self.p["parameters_attribute"]):
             return dict((k, v) for k, v in self.parameters.items() if k in (PITR_OF, PITR_BEFORE))
         return self.parameters
-
-
-def table(rows):
-    """The rows as aligned text columns."""
-    if not rows:
-        return "(no changes)"
-    cells = [dict((c, c.upper()) for c in COLUMNS)] + [dict((c, str(r[c])) for c in COLUMNS) for r in rows]
-    widths = dict((c, max(len(cell[c]) for cell in cells)) for c in COLUMNS[:-1])
-    lines = []
-    for cell in cells:
-        lines.append("  ".join([cell[c].ljust(widths[c]) for c in COLUMNS[:-1]] + [cell["reason"]]).rstrip())
-    return "\n".join(lines)
 
 
 def load_plan(module, cli):

@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import re
 
 from ansible_collections.register.dr.plugins.module_utils.tfstate.cli import TerraformError
@@ -176,3 +177,30 @@ class Plan:
             return None
         expression = (resource.get("expressions") or {}).get(attribute.split(".", 1)[0])
         return collect_references(expression)
+
+
+REVIEW_COLUMNS = ("address", "action", "verdict", "reason")
+
+
+def decode_parameters(value):
+    if value in (None, ""):
+        return {}
+    if isinstance(value, dict):
+        return value
+    parsed = json.loads(value)
+    if not isinstance(parsed, dict):
+        raise ValueError("not a JSON object")
+    return parsed
+
+
+def review_table(rows):
+    """Review rows (address, action, verdict, reason) as aligned text columns, the reason last and unpadded."""
+    if not rows:
+        return "(no changes)"
+    cells = [dict((c, c.upper()) for c in REVIEW_COLUMNS)]
+    cells += [dict((c, str(r[c])) for c in REVIEW_COLUMNS) for r in rows]
+    widths = dict((c, max(len(cell[c]) for cell in cells)) for c in REVIEW_COLUMNS[:-1])
+    lines = []
+    for cell in cells:
+        lines.append("  ".join([cell[c].ljust(widths[c]) for c in REVIEW_COLUMNS[:-1]] + [cell["reason"]]).rstrip())
+    return "\n".join(lines)
