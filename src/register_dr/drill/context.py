@@ -24,6 +24,8 @@ class DrillContext:
     report: DrillReport
     progress: DrillProgress
     cancel: Callable[[], bool] | None
+    # data-loss leaves <service>-old for the tidy-up drill that follows it (drill all), instead of tidying itself.
+    leave_old: bool = False
 
     @contextlib.contextmanager
     def step(self, name: str) -> Iterator[DrillStep]:

@@ -45,6 +45,8 @@ def drill(ctx: DrillContext) -> None:
                    f"restored_from_point_in_time_of={params.get('restored_from_point_in_time_of')}, "
                    f"restored_from_point_in_time_before={params.get('restored_from_point_in_time_before')}")
         verify_recovered(ctx, new, reference, "the moment recovered to", "before that moment", "after it")
+    if ctx.leave_old:  # the tidy-up drill that follows deletes it and verifies that
+        return
     with ctx.step("tidy up: delete -old") as step:
         tidy = ctx.scenario("tidy_up", directory="tidy-up")
         step.detail = tidy.message

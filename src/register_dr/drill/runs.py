@@ -45,7 +45,8 @@ TERRAFORM_STATE_RM = PROJECT_ROOT / COLLECTION_PATH / "plugins" / "modules" / "t
 
 
 def run_drill(name: str, settings: Settings, *, env: str = "production", artifacts_dir: Path | None = None,
-              progress: DrillProgress | None = None, cancel: Callable[[], bool] | None = None) -> DrillReport:
+              progress: DrillProgress | None = None, cancel: Callable[[], bool] | None = None,
+              leave_old: bool = False) -> DrillReport:
     """Rehearse one scenario in the running sandbox of ``settings``; the report is written and returned."""
     if name not in RECIPES:
         raise ValueError(f"unknown drill {name!r}: give one of {', '.join(DRILLS)} or all")
@@ -60,7 +61,7 @@ def run_drill(name: str, settings: Settings, *, env: str = "production", artifac
                                  "not in the collection yet")
     else:
         try:
-            ctx = DrillContext(settings, SandboxPlatform(settings, env), report, progress, cancel)
+            ctx = DrillContext(settings, SandboxPlatform(settings, env), report, progress, cancel, leave_old)
             RECIPES[name](ctx)
             report.result = "verified" if report.verification and all(c.ok for c in report.verification) \
                 else "failed"
@@ -86,7 +87,10 @@ def run_drills(names: list[str], settings: Settings, *, env: str = "production",
     reports: list[DrillReport] = []
     try:
         for name in names:
+            # The tidy-up drill after data-loss tidies what that recovery really left.
+            leave_old = name == "data-loss" and "tidy-up" in names[names.index(name):]
             reports.append(run_drill(name, settings, env=env, artifacts_dir=root / name, progress=progress,
+                                     leave_old=leave_old,
                                      cancel=cancel))
     finally:
         root.mkdir(parents=True, exist_ok=True)

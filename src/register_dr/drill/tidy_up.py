@@ -41,9 +41,11 @@ def drill(ctx: DrillContext) -> None:
     reference = data_step(ctx, markers=False)
     current = platform.instance()
     with ctx.step("what a data-loss recovery leaves: <service>-old with its keys") as step:
+        left = platform.instance(f"{platform.env.service}-old")
         old = _make_old(ctx)
         old_keys = platform.keys(old["guid"])
-        step.detail = f"{old['name']} ({old['guid']}) with keys {', '.join(old_keys)}"
+        step.detail = (f"{old['name']} ({old['guid']}) with keys {', '.join(old_keys)}, "
+                       + ("left by the data-loss recovery" if left else "created through the CF API"))
     started = utc_now()
     ctx.report.disaster_at = stamp(started)
     ctx.recover("tidy_up", incident_started_at=stamp(started))
