@@ -11,7 +11,7 @@ import re
 from urllib.parse import urlsplit
 
 SANDBOX_ENV = ("CF_API", "CF_USERNAME", "CF_PASSWORD", "AZURE_STORAGE_CONNECTION_STRING", "ARM_ACCESS_KEY",
-               "REGISTER_DR_BLOB_BASE", "REGISTER_DR_HOME")
+               "HTTPS_PROXY", "SSL_CERT_FILE", "REGISTER_DR_HOME")
 # Azurite's well-known development account (https://learn.microsoft.com/azure/storage/common/storage-use-azurite)
 DEVELOPMENT_ACCOUNT = "devstoreaccount1"
 
@@ -72,9 +72,10 @@ def platform_mismatches(platform, environment, api_url, key_vault, environ):
                 "%s reads its backups' connection string from Key Vault %s, but AZURE_STORAGE_CONNECTION_STRING is set "
                 "and would be used instead: unset it (or, to use it on purpose, say so in the inventory by leaving "
                 "dr_backup_key_vault empty). Nothing was changed." % (environment, key_vault))
-        if environ.get("REGISTER_DR_BLOB_BASE"):
-            problems.append("%s, but REGISTER_DR_BLOB_BASE=%s is the sandbox's: %s"
-                            % (where, environ["REGISTER_DR_BLOB_BASE"], _leave_sandbox()))
+        home = environ.get("REGISTER_DR_HOME", "").rstrip("/")
+        if home and environ.get("SSL_CERT_FILE", "").startswith(home + "/"):
+            problems.append("%s, but SSL_CERT_FILE=%s is the sandbox's certificate authority: %s"
+                            % (where, environ["SSL_CERT_FILE"], _leave_sandbox()))
     else:
         where = "This is a rehearsal on the local sandbox"
         if api_url and not is_local(api_url):

@@ -24,8 +24,10 @@ import time
 import contextlib
 
 # Extra vars that would change what the guards decide: the inventory's facts (production-likeness, the platform,
-# the environment's names) and the preflight's own state. They come from the inventory and the run, never from -e.
+# the environment's names, all dr_*) and the preflight's own state. They come from the inventory and the run, never
+# from -e. The dr_* names below are inputs of the run, not facts of an environment.
 FORBIDDEN_EXTRA_VARS = re.compile(r"^(dr_|preflight_|ansible_check_mode$|ansible_run_tags$|ansible_skip_tags$)")
+DR_INPUTS = frozenset({"dr_incidents_dir"})
 
 REFUSED_TAIL = "Nothing was changed."
 
@@ -134,7 +136,8 @@ def verify(step, scenario=None):
 
 def forbidden_extra_vars(extra_vars):
     """The names among ``extra_vars`` that only the inventory or the run may set."""
-    return sorted(name for name in extra_vars or {} if FORBIDDEN_EXTRA_VARS.search(str(name)))
+    return sorted(name for name in extra_vars or {}
+                  if FORBIDDEN_EXTRA_VARS.search(str(name)) and name not in DR_INPUTS)
 
 
 # --- no one to answer ------------------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ AZURITE = ("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKe
            "BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;")
 REAL_STORAGE = "DefaultEndpointsProtocol=https;AccountName=s121p01backups;AccountKey=abc==;EndpointSuffix=core.windows.net"
 SANDBOX_ENV = {"CF_API": "http://127.0.0.1:40123", "CF_USERNAME": "operator@education.gov.uk", "CF_PASSWORD": "pw",
-               "AZURE_STORAGE_CONNECTION_STRING": AZURITE, "REGISTER_DR_BLOB_BASE": "http://127.0.0.1:10000"}
+               "AZURE_STORAGE_CONNECTION_STRING": AZURITE, "REGISTER_DR_HOME": "/home/me/.sandbox",
+               "SSL_CERT_FILE": "/home/me/.sandbox/azurerm/ca.pem", "HTTPS_PROXY": "http://127.0.0.1:40999"}
 
 
 @pytest.mark.parametrize(("url", "local"), [
@@ -38,7 +39,7 @@ def test_production_with_the_sandbox_env_sourced() -> None:
     problems = " ".join(platform_mismatches("paas", "production", REAL_API, "s121p01-shared-kv-01", SANDBOX_ENV))
     assert "CF_API=http://127.0.0.1:40123 is the sandbox's" in problems
     assert "AZURE_STORAGE_CONNECTION_STRING holds the sandbox's Azurite account" in problems
-    assert "REGISTER_DR_BLOB_BASE" in problems
+    assert "SSL_CERT_FILE=/home/me/.sandbox/azurerm/ca.pem is the sandbox's certificate authority" in problems
     assert "open a new shell" in problems
 
 

@@ -67,5 +67,6 @@ def test_a_folder_others_can_write_is_refused(own_folder: Path) -> None:
 
 
 def test_only_the_inventory_states_its_facts() -> None:
-    given = {"dr_production_like": False, "preflight_passed": True, "confirm_production": "YES", "pr": "1"}
+    given = {"dr_production_like": False, "preflight_passed": True, "confirm_production": "YES", "pr": "1",
+             "dr_incidents_dir": "/x"}
     assert run_guard.forbidden_extra_vars(given) == ["dr_production_like", "preflight_passed"]
