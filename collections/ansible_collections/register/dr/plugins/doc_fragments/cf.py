@@ -68,6 +68,14 @@ options:
         backoff.
     type: int
     default: 5
+  http_timeout:
+    description:
+      - Seconds to wait for the API or its token endpoint to connect, and then for each answer. An API that takes
+        the connection and never answers ends the task with an error naming this setting; such a request is not
+        retried, as it may have been acted on.
+      - Falls back to the E(CF_HTTP_TIMEOUT) environment variable.
+    type: float
+    default: 30
 notes:
   - Credentials are tried in this order, each only when given; O(token) or O(refresh_token); O(username) and
     O(password); O(client_id) and O(client_secret); the operator's C(cf login).

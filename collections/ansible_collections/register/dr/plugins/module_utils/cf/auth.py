@@ -71,6 +71,9 @@ except ImportError as exc:  # pragma: no cover - reported through missing_requir
     CF_CLIENT_IMPORT_ERROR = exc
 
 DEFAULT_API = "https://api.london.cloud.service.gov.uk"
+# Seconds to wait for the API or the token endpoint to connect and to answer each read (a reboot job or a long
+# list is polled, never waited for in one request). Neither cloudfoundry-client nor oauth2-client sets one.
+DEFAULT_HTTP_TIMEOUT = 30.0
 SECRET_OPTIONS = ("password", "token", "refresh_token", "client_secret")
 
 
@@ -89,6 +92,7 @@ def cf_argument_spec():
         space=dict(type="str", required=True, fallback=(env_fallback, ["CF_SPACE"])),
         validate_certs=dict(type="bool", default=True),
         request_retries=dict(type="int", default=5),
+        http_timeout=dict(type="float", default=DEFAULT_HTTP_TIMEOUT, fallback=(env_fallback, ["CF_HTTP_TIMEOUT"])),
     )
 
 
@@ -115,10 +119,54 @@ def header(headers, name):
     return None
 
 
+def is_stall(exc):
+    """The server took the connection and never answered within the timeout. Not retried: the request may have
+    been acted on (a POST that created something), and waiting again would only double the wait."""
+    return HAS_CF_CLIENT and isinstance(exc, requests.ReadTimeout)
+
+
 def is_connection_error(exc):
+    """A connection that failed before the request was sent: worth trying again."""
+    if is_stall(exc):
+        return False
     if HAS_CF_CLIENT and isinstance(exc, (requests.ConnectionError, requests.Timeout)):
         return True
     return isinstance(exc, (ConnectionError, TimeoutError))
+
+
+def stall_message(what, url, timeout):
+    return ("%s %s did not answer within %g s (http_timeout, or CF_HTTP_TIMEOUT, to wait longer); the request may "
+            "still have been acted on: read the state before running again" % (what, url, timeout))
+
+
+class _TimedRequests(object):
+    """The ``requests`` module as cloudfoundry-client and oauth2-client call it for the API root and the token
+    endpoint (module-level ``requests.get``/``post``, no session, no timeout), with a timeout on every call."""
+
+    def __init__(self, timeout):
+        self.timeout = timeout
+
+    def __getattr__(self, name):
+        return getattr(requests, name)
+
+    def _call(self, name, *args, **kwargs):
+        kwargs.setdefault("timeout", self.timeout)
+        return getattr(requests, name)(*args, **kwargs)
+
+    def get(self, *args, **kwargs):
+        return self._call("get", *args, **kwargs)
+
+    def post(self, *args, **kwargs):
+        return self._call("post", *args, **kwargs)
+
+
+def _time_library_calls(timeout):
+    """Give the libraries' own module-level calls (API root, token grant and refresh) the timeout."""
+    import cloudfoundry_client.client as cf_client_module
+    import oauth2_client.credentials_manager as oauth_module
+
+    for module in (cf_client_module, oauth_module):
+        module.requests = _TimedRequests(timeout)
 
 
 def is_retryable(exc):
@@ -181,14 +229,21 @@ class Transport(object):
         self.params = params
         self.client = None
         self.api_url = None
+        self.timeout = float(params.get("http_timeout") or DEFAULT_HTTP_TIMEOUT)
 
     def login(self):
         """Log in with the first credentials given (see the doc fragment's notes); sets ``api_url``."""
         p = self.params
         how, from_cli, connect = _credentials(p)
+        _time_library_calls(self.timeout)
         try:
             client = connect(p.get("validate_certs", True))
         except Exception as exc:  # the library raises OAuthError, InvalidStatusCode, requests errors
+            if is_stall(exc):
+                raise CFLoginError("login to %s with %s failed: %s" % (
+                    "the cf CLI's target" if from_cli else p.get("api_url"), how,
+                    stall_message("the Cloud Foundry API or its token endpoint", getattr(exc.request, "url", "")
+                                  or p.get("api_url"), self.timeout)))
             retryable = is_retryable(exc)
             hint = ("The platform or the network failed; try again later" if retryable else
                     "Run `cf login` again" if from_cli else "Check the API URL and the credentials")
@@ -203,7 +258,7 @@ class Transport(object):
         """One HTTP call; returns (status, json or None, headers). Raises requests errors as they come."""
         if self.client is None:
             self.login()
-        kwargs = {}
+        kwargs = {"timeout": self.timeout}
         if params:
             kwargs["params"] = params
         if body is not None:

@@ -20,7 +20,14 @@ import random
 import time
 
 from ansible_collections.register.dr.plugins.module_utils.cf import jobs
-from ansible_collections.register.dr.plugins.module_utils.cf.auth import Transport, header, is_connection_error, redact
+from ansible_collections.register.dr.plugins.module_utils.cf.auth import (
+    Transport,
+    header,
+    is_connection_error,
+    is_stall,
+    redact,
+    stall_message,
+)
 from ansible_collections.register.dr.plugins.module_utils.cf.errors import CFApiError, CFError, CFLoginError, CFNotFound
 
 RETRYABLE = (500, 502, 503, 504)
@@ -99,6 +106,9 @@ class CFClient(object):
         except Exception as exc:
             if is_connection_error(exc) and attempt < self.params.get("request_retries", 5):
                 return None
+            if is_stall(exc):
+                raise CFError("%s %s failed: %s" % (method, path, stall_message(
+                    "the Cloud Foundry API", self.api, getattr(self.transport, "timeout", 0))))
             raise CFError("%s %s failed: %s. Check that %s is reachable" % (
                 method, path, redact(exc, self.params), self.api))
 
