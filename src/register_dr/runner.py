@@ -44,9 +44,13 @@ SECRETS_TIMEOUT = 60.0
 # dropped too (e.g. a DATABASE_URL holding a password).
 SECRET_NAME = re.compile(
     r"PASSWORD|PASSWD|SECRET|TOKEN|CONNECTION_STRING|WEBHOOK|CREDENTIAL|ACCESS_KEY|ACCOUNT_KEY|(^|_)KEY$|(^|_)SAS(_|$)"
-    r"|^DATABASE_URL$",
+    r"|DATABASE_URL|DSN|PGPASS|(^|_)URI$",
     re.IGNORECASE,
 )
+# Values that are secrets whatever their variable is called: a URI with a password (user:password@), a libpq
+# password=, a storage key or signature (the collection's module_utils/redaction.py masks the same forms).
+SECRET_VALUE = re.compile(r"://[^:/?#@\s]*:[^\s]*@|\bpassword\s*=|AccountKey=|SharedAccessSignature=|[?&;]sig=",
+                          re.IGNORECASE)
 # Where a sandbox run takes its platform from: these inherited variables would point at the real platform.
 PLATFORM_PREFIXES = ("CF_", "AZURE_", "ARM_")
 
@@ -58,7 +62,7 @@ RUNNER_IDENT = "ansible"
 # --- the environment of the child, split into what may be written down and what may not -----------------------------
 def split_environment(env: Mapping[str, str], known_secrets: Mapping[str, str] = {}) -> tuple[dict, dict]:  # noqa: B006
     """``(public, secret)``: secret names, and any variable whose value holds a secret value, go to ``secret``."""
-    secret = {k: v for k, v in env.items() if SECRET_NAME.search(k) and v}
+    secret = {k: v for k, v in env.items() if v and (SECRET_NAME.search(k) or SECRET_VALUE.search(v))}
     secret.update({k: v for k, v in known_secrets.items() if v})
     values = [v for v in secret.values() if len(v) >= 6]
     public = {k: v for k, v in env.items() if k not in secret and not any(s in v for s in values)}

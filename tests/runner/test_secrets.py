@@ -103,11 +103,14 @@ def test_names_and_values_decide_what_is_secret() -> None:
         "AZURE_STORAGE_KEY": "azk", "AZURE_STORAGE_SAS_TOKEN": "sv=1", "AZURE_CLIENT_SECRET": "cs",
         "PGPASSWORD": "pg", "DATABASE_URL": "postgres://x", "ANSIBLE_HOST_KEY_CHECKING": "False",
         "MIRROR": "https://user:p4ssw0rd!@example.org", "HOME": "/root",
+        "QA_DATABASE_URL": "postgres://u:pw@db/x", "SENTRY_DSN": "https://k@o1.ingest.sentry.io/2",
+        "OPTS": "host=db password=pw", "BACKUP_URL": "https://a.blob.core.windows.net/c?sv=1&sig=abc",
     })
     assert sorted(public) == ["ANSIBLE_HOST_KEY_CHECKING", "CF_USERNAME", "HOME"]
-    assert "MIRROR" not in secret  # dropped from the record, not handed over
+    # secret by value whatever the name: handed over through the terminal, never written
     assert sorted(secret) == ["ARM_ACCESS_KEY", "AZURE_CLIENT_SECRET", "AZURE_STORAGE_KEY", "AZURE_STORAGE_SAS_TOKEN",
-                              "CF_PASSWORD", "CF_TOKEN", "DATABASE_URL", "PGPASSWORD"]
+                              "BACKUP_URL", "CF_PASSWORD", "CF_TOKEN", "DATABASE_URL", "MIRROR", "OPTS", "PGPASSWORD",
+                              "QA_DATABASE_URL", "SENTRY_DSN"]
 
 
 def test_a_sandbox_run_takes_the_platform_from_the_sandbox_only(tmp_path: Path) -> None:

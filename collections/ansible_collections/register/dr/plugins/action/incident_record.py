@@ -19,6 +19,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible_collections.register.dr.plugins.module_utils import incident as incidents
 from ansible_collections.register.dr.plugins.module_utils import slack
+from ansible_collections.register.dr.plugins.module_utils.redaction import scrub, scrub_all
 
 
 # Records are written atomically and readable by their owner only.
@@ -29,12 +30,13 @@ utc_stamp = incidents.utc_stamp
 
 
 def without_secrets(values, secret_keys):
-    """``values`` without the keys that match ``secret_keys`` (a regular expression, case-insensitive)."""
+    """``values`` without the keys that match ``secret_keys`` (a regular expression, case-insensitive), and with
+    every secret-looking value masked whatever its key (a DSN with a password in QA_DATABASE_URL, a SAS...)."""
     values = dict(values or {})
-    if not secret_keys:
-        return values
-    pattern = re.compile(secret_keys, re.IGNORECASE)
-    return {key: value for key, value in values.items() if not pattern.search(str(key))}
+    if secret_keys:
+        pattern = re.compile(secret_keys, re.IGNORECASE)
+        values = {key: value for key, value in values.items() if not pattern.search(str(key))}
+    return scrub_all(values)
 
 
 def append_step(record, step, secret_keys=None, now=None):
@@ -48,7 +50,7 @@ def append_step(record, step, secret_keys=None, now=None):
         "started_at": steps[-1]["finished_at"] if steps else record.get("started_at"),
         "finished_at": utc_stamp(now),
         "result": step.get("result") or "ok",
-        "summary": step.get("summary") or "",
+        "summary": scrub(step.get("summary") or ""),
         "operator": record.get("operator"),
         "rto_seconds": rto,
         "details": without_secrets(step.get("details"), secret_keys),

@@ -16,6 +16,8 @@ __metaclass__ = type
 
 import traceback
 
+from ansible_collections.register.dr.plugins.module_utils.redaction import scrub, scrub_all
+
 
 class RegisterDrError(Exception):
     """An error a module reports with ``fail_json``.
@@ -32,12 +34,13 @@ class RegisterDrError(Exception):
         self.details = details
 
     def fail(self, module, **extra):
-        """``module.fail_json`` with the message, the details and ``extra``."""
+        """``module.fail_json`` with the message, the details and ``extra``, every secret-looking value masked
+        (an outside system's error text can quote what it was given, such as a malformed DSN)."""
         details = dict(self.details)
         details.update(extra)
         if self.exception is not None and "exception" not in details:
             details["exception"] = _traceback(self.exception)
-        module.fail_json(msg=self.msg, **details)
+        module.fail_json(msg=scrub(self.msg), **scrub_all(details))
 
 
 def _traceback(exception):
