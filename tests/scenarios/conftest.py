@@ -137,13 +137,16 @@ class Platform:
 
     def snapshot(self) -> dict:
         """The whole platform: the CF world (instances, keys, routes...) and every blob with its etag."""
-        world = httpx.get(f"{self.env['CF_API']}/_sandbox/snapshot", timeout=30).json()
+        world = httpx.get(f"{self.env['CF_API']}/_sandbox/snapshot", timeout=30,
+                          headers={"X-Sandbox-Admin-Token": self.env["REGISTER_DR_SANDBOX_ADMIN_TOKEN"]}).json()
         blobs = {}
         secrets = SandboxSecrets.load(self.settings)
         endpoints = Endpoints.load(self.settings)
         for account in [*endpoints.accounts, *endpoints.state_accounts]:
             service = control.blob_service(endpoints, secrets, account)
             for container in service.list_containers():
+                if container.name == "register-dr-locks":  # the runs' own recovery lock, taken and given back
+                    continue
                 for blob in service.get_container_client(container.name).list_blobs():
                     blobs[f"{account}/{container.name}/{blob.name}"] = blob.etag
         return {"world": world, "blobs": blobs}

@@ -93,7 +93,7 @@ def everything(platform: Platform) -> dict:
             "data": platform.checksums("production")}
 
 
-@pytest.fixture()
+@pytest.fixture(scope="module")
 def old_instance(platform: Platform) -> Iterator[str]:
     """A `-old` instance beside production's, as a point-in-time restore leaves it."""
     name = "register-postgres-13-production-old"

@@ -13,14 +13,16 @@ from ansible_collections.register.dr.plugins.plugin_utils.platform_guard import 
 REAL_API = "https://api.london.cloud.service.gov.uk"
 AZURITE = ("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=abc==;"
            "BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;")
-REAL_STORAGE = "DefaultEndpointsProtocol=https;AccountName=s121p01backups;AccountKey=abc==;EndpointSuffix=core.windows.net"
+REAL_STORAGE = ("DefaultEndpointsProtocol=https;AccountName=s121p01backups;AccountKey=abc==;"
+                "EndpointSuffix=core.windows.net")
 SANDBOX_ENV = {"CF_API": "http://127.0.0.1:40123", "CF_USERNAME": "operator@education.gov.uk", "CF_PASSWORD": "pw",
                "AZURE_STORAGE_CONNECTION_STRING": AZURITE, "REGISTER_DR_HOME": "/home/me/.sandbox",
                "SSL_CERT_FILE": "/home/me/.sandbox/azurerm/ca.pem", "HTTPS_PROXY": "http://127.0.0.1:40999"}
 
 
 @pytest.mark.parametrize(("url", "local"), [
-    ("http://127.0.0.1:8080", True), ("http://127.8.0.1", True), ("http://localhost:1/x", True), ("http://[::1]:5", True),
+    ("http://127.0.0.1:8080", True), ("http://127.8.0.1", True), ("http://localhost:1/x", True),
+    ("http://[::1]:5", True),
     (REAL_API, False), ("https://192.0.2.1", False), ("127.0.0.1:9000", True), ("", False),
 ])
 def test_is_local(url: str, local: bool) -> None:
