@@ -60,6 +60,24 @@ def scenarios(repo: Path = PROJECT_ROOT) -> dict[str, dict]:
     return {name: dict(needs[name] or {}) for name in sorted(needs) if playbook(name, repo).exists()}
 
 
+def guard_rules(repo: Path = PROJECT_ROOT) -> list[dict[str, Any]]:
+    """The guard rules that need no platform, as the preflight role states them (``preflight_guard_rules``)."""
+    return list(_yaml(repo / "roles" / "preflight" / "vars" / "main.yml")["preflight_guard_rules"])
+
+
+def guard_refusal_function(repo: Path = PROJECT_ROOT) -> Any:
+    """The function that applies the guard rules, the collection's own filter (register.dr.guard_refusal): the
+    playbooks and register-dr decide with the same code as well as the same rules."""
+    import importlib.util
+
+    path = repo / COLLECTION_PATH / "plugins" / "filter" / "guard_refusal.py"
+    spec = importlib.util.spec_from_file_location("register_dr_guard_refusal", path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.guard_refusal
+
+
 def environments(repo: Path = PROJECT_ROOT) -> list[str]:
     """The environments that have an inventory (the sandbox inventory is a platform, not an environment)."""
     found = [p.name for p in (repo / "inventories").iterdir() if (p / "group_vars" / "all.yml").exists()]

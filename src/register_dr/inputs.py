@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from register_dr.facts import PROJECT_ROOT, environment_facts, environments, inventory_of, scenarios
+from register_dr.facts import (
+    PROJECT_ROOT,
+    environment_facts,
+    environments,
+    guard_refusal_function,
+    guard_rules,
+    inventory_of,
+    scenarios,
+)
 
 
 class InputError(ValueError):
@@ -100,7 +108,7 @@ def check_inputs(name: str, env: str, *, check: bool = False, sandbox: bool = Fa
             values.pop(key)
     inventory, facts = _inventory_facts(env, values, names, repo)
     environment = str(facts.get("dr_environment", inventory))
-    check_guards(scenario, needs, environment, facts, values, check=check, names=names)
+    check_guards(scenario, needs, environment, facts, values, check=check, names=names, repo=repo)
     if "backup_date" in values:
         values["backup_date"] = str(values["backup_date"])
     return Request(scenario, environment, inventory, values, check, sandbox)
@@ -132,35 +140,18 @@ def _inventory_facts(env: str, values: dict[str, Any], names: InputNames, repo: 
     return inventory, environment_facts(inventory, str(values["pr"]) if "pr" in values else None, repo)
 
 
-# --- the guard rules (roles/preflight/tasks/guards.yml says the same, in the same order) ---------------------------
+# --- the guard rules (roles/preflight/vars/main.yml states them; guards.yml applies them the same way) -------------
 def check_guards(scenario: str, needs: dict[str, Any], environment: str, facts: dict[str, Any],
-                 values: dict[str, Any], *, check: bool, names: InputNames) -> None:
+                 values: dict[str, Any], *, check: bool, names: InputNames, repo: Path = PROJECT_ROOT) -> None:
     """Refuse a request the preflight role would refuse before it touches the platform."""
-    service, plan = facts.get("dr_service"), facts.get("dr_plan")
-    if facts.get("dr_production_like") and values.get("confirm_production") != "YES":
-        raise InputError(f"{environment} is production-like: add {names.confirm_production} to run {scenario} "
-                         "there. Nothing was changed.")
-    if needs.get("restore") and values.get("confirm_restore") != "YES":
-        raise InputError(f"{scenario} replaces the data of {service}: add {names.confirm_restore}. "
-                         "Nothing was changed.")
-    if needs.get("pitr") and not facts.get("dr_pitr_possible"):
-        raise InputError(
-            f"{service} is on plan {plan}, which is not backed up by the platform: there is no point-in-time "
-            f"restore on {environment}. Restore a nightly backup with lost_instance.yml instead. Nothing was changed.")
-    if needs.get("failover") and not facts.get("dr_failover_possible"):
-        raise InputError(
-            f"{service} is on plan {plan}, which has no standby to fail over to (only HA plans such as small-ha-13 "
-            "do). Use reboot.yml to restart it. Nothing was changed.")
+    refusal = guard_refusal_function(repo)(guard_rules(repo), scenario, needs, {**facts, "dr_environment": environment},
+                                           values, asdict(names))
+    if refusal:
+        raise InputError(refusal)
     if needs.get("backups"):
-        if not facts.get("dr_backup_container") or not facts.get("dr_backup_prefix"):
-            raise InputError(
-                f"{environment} has no backup container in its inventory (dr_backup_container, dr_backup_prefix), "
-                "so there is no nightly backup to restore or write. Nothing was changed.")
         _check_backup_date(values, names)
     if needs.get("pitr"):
         _check_snapshot(values, names)
-    if needs.get("maintenance") and values.get("maintenance") not in ("on", "off"):
-        raise InputError(f"Say which way: {names.maintenance}on or {names.maintenance}off. Nothing was changed.")
     if not check and not values.get("auto_approve"):
         raise InputError(
             f"{scenario} asks before the first change and only a terminal can answer: run it with {names.auto_approve} "

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from register_dr.facts import guard_rules
 from register_dr.inputs import CLI_NAMES, PYTHON_NAMES, InputError, check_inputs
 from register_dr.runner import run_scenario
 
 REPO = Path(__file__).resolve().parents[2]
-GUARDS = " ".join((REPO / "roles/preflight/tasks/guards.yml").read_text().split())
+# The rules' own words, as the preflight role states them once (the playbooks and check_inputs both apply them).
+GUARDS = " ".join(" ".join(rule["message"] for rule in guard_rules(REPO)).split())
 GO = {"auto_approve": True}
 TODAY = dt.datetime.now(dt.UTC).date().isoformat()
 
@@ -82,6 +84,18 @@ SAME_WORDS = [
      ["has no backup container in its inventory (dr_backup_container, dr_backup_prefix), so there is no nightly "
       "backup to restore or write. Nothing was changed."]),
 ]
+
+
+def test_a_rule_changed_in_the_data_changes_the_command_too(tmp_path: Path) -> None:
+    """The rules are data: the command reads the role's statement of them, it keeps no copy."""
+    import shutil
+
+    for part in ("roles", "playbooks", "inventories", "collections"):
+        shutil.copytree(REPO / part, tmp_path / part)
+    rules = tmp_path / "roles/preflight/vars/main.yml"
+    rules.write_text(rules.read_text().replace("is production-like: add", "is a live service: add"))
+    with pytest.raises(InputError, match="production is a live service: add --confirm-production"):
+        check_inputs("reboot", "production", names=CLI_NAMES, auto_approve=True, repo=tmp_path)
 
 
 @pytest.mark.parametrize(("scenario", "env", "inputs", "fragments"), SAME_WORDS)
