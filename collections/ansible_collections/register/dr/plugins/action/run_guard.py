@@ -30,6 +30,10 @@ class ActionModule(ActionBase):
                 self._check_start(args, facts)
                 run_guard.start(facts)
                 result["msg"] = "the guards of this run start"
+            elif state == "answerable":
+                if not (facts["check_mode"] or args.get("auto_approve")) and not run_guard.answer_possible(os.environ):
+                    raise run_guard.GuardRefused(run_guard.NO_TERMINAL % facts["scenario"])
+                result["msg"] = "someone can answer, or no one needs to"
             elif state == "passed":
                 self._check_extra_vars()
                 if not (facts["check_mode"] or args.get("auto_approve") or
@@ -38,7 +42,7 @@ class ActionModule(ActionBase):
                 run_guard.pass_(facts)
                 result["msg"] = "the guards of this run passed"
             else:
-                raise AnsibleActionFail("state must be started or passed, not %r" % state)
+                raise AnsibleActionFail("state must be started, answerable or passed, not %r" % state)
         except run_guard.GuardRefused as refusal:
             raise AnsibleActionFail(str(refusal)) from None
         result["changed"] = False
@@ -61,5 +65,3 @@ class ActionModule(ActionBase):
             os.environ)
         if problems:
             raise run_guard.GuardRefused(" ".join(problems))
-        if not (facts["check_mode"] or args.get("auto_approve")) and not run_guard.answer_possible(os.environ):
-            raise run_guard.GuardRefused(run_guard.NO_TERMINAL % facts["scenario"])

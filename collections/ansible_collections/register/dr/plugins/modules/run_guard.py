@@ -15,18 +15,21 @@ description:
   - The preflight role's first and last step. With O(state=started) it refuses extra vars that only the inventory
     or the preflight may set (C(dr_*), C(preflight_*)), a run whose platform and credentials disagree (the
     sandbox's C(CF_API) or Azurite connection string on a real environment, a real API in a rehearsal, a
-    connection string that would override the inventory's Key Vault), and a run that needs an answer where no one
-    can give one (ansible-runner, AWX); then it notes that this run's guards started.
+    connection string that would override the inventory's Key Vault); then it notes that this run's guards started.
+  - With O(state=answerable) it refuses, at once, a run that will ask the operator to confirm where no one can
+    answer (ansible-runner, AWX, no terminal), naming C(auto_approve).
   - With O(state=passed), at the end of the preflight, it writes the run token - a file named after the
     C(ansible-playbook) process, readable only by the operator - that every step changing the platform verifies.
     A run that skipped the preflight (C(--skip-tags always), C(--start-at-task)) has no token and changes nothing.
   - Runs as an action plugin on the controller; nothing is sent to a host.
 options:
   state:
-    description: C(started) at the preflight's start, C(passed) at its end.
+    description:
+      - C(started) when the run starts (the incident_timeline role), C(answerable) at the preflight's start,
+        C(passed) at its end.
     type: str
     required: true
-    choices: [started, passed]
+    choices: [started, answerable, passed]
   scenario:
     description: The scenario (playbook) whose guards these are.
     type: str
