@@ -156,4 +156,5 @@ def answer_possible(environ, pid=None):
 NO_TERMINAL = (
     "%s asks before the first change, and no one can answer here (no terminal: ansible-runner, AWX or a job "
     "runner). Make the dry run first (--check), then run with -e auto_approve=true; in AWX, put an Approval node "
-    "before the job template in a workflow and pass auto_approve=true to the job. " + REFUSED_TAIL)
+    "before the job template in a workflow and pass auto_approve=true to the job (register-dr awx export writes "
+    "such workflows). " + REFUSED_TAIL)
