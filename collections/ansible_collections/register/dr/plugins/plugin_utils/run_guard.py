@@ -27,7 +27,7 @@ import contextlib
 # the environment's names, all dr_*) and the preflight's own state. They come from the inventory and the run, never
 # from -e. The dr_* names below are inputs of the run, not facts of an environment.
 FORBIDDEN_EXTRA_VARS = re.compile(r"^(dr_|preflight_|ansible_check_mode$|ansible_run_tags$|ansible_skip_tags$)")
-DR_INPUTS = frozenset({"dr_incidents_dir"})
+DR_INPUTS = frozenset({"dr_incidents_dir", "dr_provisioner"})
 
 REFUSED_TAIL = "Nothing was changed."
 
