@@ -83,7 +83,7 @@ DESTRUCTIVE_TASKS = [
     ("lost_instance", ("-e", "confirm_restore=YES"), "Stream the backup into the emptied database*"),
     ("lost_instance", ("-e", "confirm_restore=YES"), "Create the service key*"),
     ("data_loss", ("-e", "confirm_restore=YES"), "Rename the damaged instance to*"),
-    ("data_loss", ("-e", "confirm_restore=YES"), "Remove the instance from the Terraform state"),
+    ("data_loss", ("-e", "confirm_restore=YES"), "Read what the Terraform state holds*"),
 ]
 
 
