@@ -26,29 +26,26 @@ KEPT_AS_CONFIGURED = ("instances", "memory", "disk_quota", "command", "timeout",
                       "health_check_http_endpoint", "health_check_timeout")
 
 
+def opt(name: str, kind: object, **more: object) -> Attribute:
+    """An app attribute the configuration may leave out: computed, defaulting to ``APP_DEFAULTS``."""
+    return Attribute(name, kind, optional=True, computed=True, default=APP_DEFAULTS.get(name), **more)
+
+
 class App(BaseResource, Resource):
-    @classmethod
-    def get_name(cls) -> str:
-        return "app"
-
-    @classmethod
-    def get_schema(cls) -> Schema:
-        def opt(name: str, kind: object, **more: object) -> Attribute:
-            return Attribute(name, kind, optional=True, computed=True, default=APP_DEFAULTS.get(name), **more)
-
-        return Schema(version=4, attributes=[
-            Attribute("id", String(), computed=True),
-            Attribute("name", String(), required=True),
-            Attribute("space", String(), required=True, requires_replace=True),
-            opt("instances", Number()), opt("memory", Number()), opt("disk_quota", Number()),
-            opt("command", String()), opt("timeout", Number()), opt("stopped", Bool()), opt("strategy", String()),
-            opt("health_check_type", String()), opt("health_check_http_endpoint", String()),
-            opt("health_check_timeout", Number()),
-            Attribute("docker_image", String(), optional=True),
-            Attribute("docker_credentials", Map(String()), optional=True, sensitive=True),
-            Attribute("environment", Map(String()), optional=True, computed=True, sensitive=True, default=None),
-        ], block_types=[SetNestedBlock("routes", Block(attributes=[
-            Attribute("route", String(), required=True), Attribute("port", Number(), optional=True)]))])
+    tf_name = "app"
+    schema = Schema(version=4, attributes=[
+        Attribute("id", String(), computed=True),
+        Attribute("name", String(), required=True),
+        Attribute("space", String(), required=True, requires_replace=True),
+        opt("instances", Number()), opt("memory", Number()), opt("disk_quota", Number()),
+        opt("command", String()), opt("timeout", Number()), opt("stopped", Bool()), opt("strategy", String()),
+        opt("health_check_type", String()), opt("health_check_http_endpoint", String()),
+        opt("health_check_timeout", Number()),
+        Attribute("docker_image", String(), optional=True),
+        Attribute("docker_credentials", Map(String()), optional=True, sensitive=True),
+        Attribute("environment", Map(String()), optional=True, computed=True, sensitive=True, default=None),
+    ], block_types=[SetNestedBlock("routes", Block(attributes=[
+        Attribute("route", String(), required=True), Attribute("port", Number(), optional=True)]))])
 
     def replace_paths(self, prior: dict, proposed: dict) -> list[str]:
         if not prior.get("docker_image") and proposed.get("docker_image"):
@@ -156,21 +153,16 @@ class App(BaseResource, Resource):
 
 
 class Route(BaseResource, Resource):
-    @classmethod
-    def get_name(cls) -> str:
-        return "route"
-
-    @classmethod
-    def get_schema(cls) -> Schema:
-        return Schema(attributes=[
-            Attribute("id", String(), computed=True),
-            Attribute("domain", String(), required=True, requires_replace=True),
-            Attribute("space", String(), required=True, requires_replace=True),
-            Attribute("hostname", String(), optional=True, requires_replace=True),
-            Attribute("path", String(), optional=True, requires_replace=True),
-            Attribute("port", Number(), optional=True, computed=True, default=None),
-            Attribute("endpoint", String(), computed=True),
-        ])
+    tf_name = "route"
+    schema = Schema(attributes=[
+        Attribute("id", String(), computed=True),
+        Attribute("domain", String(), required=True, requires_replace=True),
+        Attribute("space", String(), required=True, requires_replace=True),
+        Attribute("hostname", String(), optional=True, requires_replace=True),
+        Attribute("path", String(), optional=True, requires_replace=True),
+        Attribute("port", Number(), optional=True, computed=True, default=None),
+        Attribute("endpoint", String(), computed=True),
+    ])
 
     def _state(self, current: dict, route: dict) -> dict:
         return {**current, "id": route["guid"], "domain": route["relationships"]["domain"]["data"]["guid"],

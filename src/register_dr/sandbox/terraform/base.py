@@ -8,7 +8,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tf.blocks import Block
-from tf.schema import Attribute, NestedBlock, NestMode
+from tf.iface import DataSource, ReadDataContext
+from tf.schema import Attribute, NestedBlock, NestMode, Schema
 from tf.types import String
 from tf.utils import Diagnostics
 
@@ -54,13 +55,24 @@ def timeouts_block(*operations: str) -> SingleNestedBlock:
 
 
 class BaseResource:
-    """Holds the provider (its CF client) and turns CF errors into Terraform diagnostics."""
+    """Holds the provider (its CF client) and turns CF errors into Terraform diagnostics. A subclass names its
+    type (``tf_name``, after the provider's ``cloudfoundry_``) and its ``schema``."""
 
+    tf_name: str
+    schema: Schema
     #: seconds per operation when the configuration's ``timeouts`` block does not say
     default_timeouts: dict[str, float] = {}
 
     def __init__(self, provider: CloudFoundryProvider) -> None:
         self.provider = provider
+
+    @classmethod
+    def get_name(cls) -> str:
+        return cls.tf_name
+
+    @classmethod
+    def get_schema(cls) -> Schema:
+        return cls.schema
 
     @property
     def cf(self) -> Client:
@@ -95,3 +107,13 @@ class BaseResource:
         except (CFError, JobFailed, ValueError) as exc:
             diags.add_error(f"{what} failed", str(exc))
             return None
+
+
+class BaseDataSource(BaseResource, DataSource):
+    """A data source: ``lookup`` finds the object the configuration names; its errors become diagnostics."""
+
+    def lookup(self, config: dict) -> dict:
+        raise NotImplementedError
+
+    def read(self, ctx: ReadDataContext, config: dict) -> dict | None:
+        return self.guarded(ctx.diagnostics, f"reading cloudfoundry_{self.tf_name}", lambda: self.lookup(config))

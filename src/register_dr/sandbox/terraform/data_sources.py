@@ -7,11 +7,10 @@ data_source_cf_space.go, data_source_cf_service.go, data_source_cf_domain.go).
 
 from __future__ import annotations
 
-from tf.iface import DataSource, ReadDataContext
 from tf.schema import Attribute, Schema
 from tf.types import Map, String
 
-from register_dr.sandbox.terraform.base import BaseResource
+from register_dr.sandbox.terraform.base import BaseDataSource
 
 
 def _one(found: list[dict], what: str) -> dict:
@@ -20,101 +19,73 @@ def _one(found: list[dict], what: str) -> dict:
     return found[0]
 
 
-class OrgData(BaseResource, DataSource):
-    @classmethod
-    def get_name(cls) -> str:
-        return "org"
+class OrgData(BaseDataSource):
+    tf_name = "org"
+    schema = Schema(attributes=[Attribute("name", String(), required=True),
+                                Attribute("id", String(), computed=True)])
 
-    @classmethod
-    def get_schema(cls) -> Schema:
-        return Schema(attributes=[Attribute("name", String(), required=True),
-                                  Attribute("id", String(), computed=True)])
-
-    def read(self, ctx: ReadDataContext, config: dict) -> dict | None:
-        def work() -> dict:
-            org = _one(self.cf.list("/v3/organizations", names=config["name"]), f"org {config['name']}")
-            return {"name": org["name"], "id": org["guid"]}
-        return self.guarded(ctx.diagnostics, "reading cloudfoundry_org", work)
+    def lookup(self, config: dict) -> dict:
+        org = _one(self.cf.list("/v3/organizations", names=config["name"]), f"org {config['name']}")
+        return {"name": org["name"], "id": org["guid"]}
 
 
-class SpaceData(BaseResource, DataSource):
-    @classmethod
-    def get_name(cls) -> str:
-        return "space"
+class SpaceData(BaseDataSource):
+    tf_name = "space"
+    schema = Schema(attributes=[
+        Attribute("name", String(), required=True),
+        Attribute("org", String(), optional=True, computed=True, description="The org's guid"),
+        Attribute("org_name", String(), optional=True, computed=True),
+        Attribute("quota", String(), computed=True),
+        Attribute("id", String(), computed=True)])
 
-    @classmethod
-    def get_schema(cls) -> Schema:
-        return Schema(attributes=[
-            Attribute("name", String(), required=True),
-            Attribute("org", String(), optional=True, computed=True, description="The org's guid"),
-            Attribute("org_name", String(), optional=True, computed=True),
-            Attribute("quota", String(), computed=True),
-            Attribute("id", String(), computed=True)])
-
-    def read(self, ctx: ReadDataContext, config: dict) -> dict | None:
-        def work() -> dict:
-            if config.get("org"):
-                org = self.cf.get(f"/v3/organizations/{config['org']}")
-            elif config.get("org_name"):
-                org = _one(self.cf.list("/v3/organizations", names=config["org_name"]), f"org {config['org_name']}")
-            else:
-                raise ValueError("either org or org_name must be given")
-            space = _one(self.cf.list("/v3/spaces", names=config["name"], organization_guids=org["guid"]),
-                         f"space {config['name']} in org {org['name']}")
-            return {"name": space["name"], "org": org["guid"], "org_name": org["name"], "quota": None,
-                    "id": space["guid"]}
-        return self.guarded(ctx.diagnostics, "reading cloudfoundry_space", work)
+    def lookup(self, config: dict) -> dict:
+        if config.get("org"):
+            org = self.cf.get(f"/v3/organizations/{config['org']}")
+        elif config.get("org_name"):
+            org = _one(self.cf.list("/v3/organizations", names=config["org_name"]), f"org {config['org_name']}")
+        else:
+            raise ValueError("either org or org_name must be given")
+        space = _one(self.cf.list("/v3/spaces", names=config["name"], organization_guids=org["guid"]),
+                     f"space {config['name']} in org {org['name']}")
+        return {"name": space["name"], "org": org["guid"], "org_name": org["name"], "quota": None,
+                "id": space["guid"]}
 
 
-class ServiceData(BaseResource, DataSource):
-    @classmethod
-    def get_name(cls) -> str:
-        return "service"
+class ServiceData(BaseDataSource):
+    tf_name = "service"
+    schema = Schema(attributes=[
+        Attribute("name", String(), required=True),
+        Attribute("space", String(), optional=True),
+        Attribute("service_broker_guid", String(), optional=True),
+        Attribute("service_broker_name", String(), computed=True),
+        Attribute("service_plans", Map(String()), computed=True),
+        Attribute("id", String(), computed=True)])
 
-    @classmethod
-    def get_schema(cls) -> Schema:
-        return Schema(attributes=[
-            Attribute("name", String(), required=True),
-            Attribute("space", String(), optional=True),
-            Attribute("service_broker_guid", String(), optional=True),
-            Attribute("service_broker_name", String(), computed=True),
-            Attribute("service_plans", Map(String()), computed=True),
-            Attribute("id", String(), computed=True)])
-
-    def read(self, ctx: ReadDataContext, config: dict) -> dict | None:
-        def work() -> dict:
-            offering = _one(self.cf.list("/v3/service_offerings", names=config["name"]), f"service {config['name']}")
-            plans = self.cf.list("/v3/service_plans", service_offering_guids=offering["guid"])
-            broker = offering.get("relationships", {}).get("service_broker", {}).get("data") or {}
-            return {"name": offering["name"], "space": config.get("space"),
-                    "service_broker_guid": config.get("service_broker_guid"),
-                    "service_broker_name": broker.get("guid"),
-                    "service_plans": {plan["name"]: plan["guid"] for plan in plans}, "id": offering["guid"]}
-        return self.guarded(ctx.diagnostics, "reading cloudfoundry_service", work)
+    def lookup(self, config: dict) -> dict:
+        offering = _one(self.cf.list("/v3/service_offerings", names=config["name"]), f"service {config['name']}")
+        plans = self.cf.list("/v3/service_plans", service_offering_guids=offering["guid"])
+        broker = offering.get("relationships", {}).get("service_broker", {}).get("data") or {}
+        return {"name": offering["name"], "space": config.get("space"),
+                "service_broker_guid": config.get("service_broker_guid"),
+                "service_broker_name": broker.get("guid"),
+                "service_plans": {plan["name"]: plan["guid"] for plan in plans}, "id": offering["guid"]}
 
 
-class DomainData(BaseResource, DataSource):
-    @classmethod
-    def get_name(cls) -> str:
-        return "domain"
+class DomainData(BaseDataSource):
+    tf_name = "domain"
+    schema = Schema(attributes=[
+        Attribute("name", String(), optional=True, computed=True),
+        Attribute("sub_domain", String(), optional=True, computed=True),
+        Attribute("domain", String(), optional=True, computed=True),
+        Attribute("org", String(), optional=True, computed=True),
+        Attribute("id", String(), computed=True)])
 
-    @classmethod
-    def get_schema(cls) -> Schema:
-        return Schema(attributes=[
-            Attribute("name", String(), optional=True, computed=True),
-            Attribute("sub_domain", String(), optional=True, computed=True),
-            Attribute("domain", String(), optional=True, computed=True),
-            Attribute("org", String(), optional=True, computed=True),
-            Attribute("id", String(), computed=True)])
-
-    def read(self, ctx: ReadDataContext, config: dict) -> dict | None:
-        def work() -> dict:
-            name = config.get("name") or ".".join(p for p in (config.get("sub_domain"), config.get("domain")) if p)
-            if not name:
-                raise ValueError("name, or sub_domain and domain, must be given")
-            domain = _one(self.cf.list("/v3/domains", names=name), f"domain {name}")
-            sub, _, parent = domain["name"].partition(".")
-            org = (domain.get("relationships", {}).get("organization") or {}).get("data") or {}
-            return {"name": domain["name"], "sub_domain": sub, "domain": parent, "org": org.get("guid"),
-                    "id": domain["guid"]}
-        return self.guarded(ctx.diagnostics, "reading cloudfoundry_domain", work)
+    def lookup(self, config: dict) -> dict:
+        name = config.get("name") or ".".join(p for p in (config.get("sub_domain"), config.get("domain")) if p)
+        if not name:
+            raise ValueError("name, or sub_domain and domain, must be given")
+        domain = _one(self.cf.list("/v3/domains", names=name), f"domain {name}")
+        sub, _, parent = domain["name"].partition(".")
+        org = (domain.get("relationships", {}).get("organization") or {}).get("data") or {}
+        return {"name": domain["name"], "sub_domain": sub, "domain": parent, "org": org.get("guid"),
+                "id": domain["guid"]}

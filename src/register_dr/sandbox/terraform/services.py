@@ -42,23 +42,18 @@ def _parse_json(diags: Diagnostics, name: str, text: str | None) -> dict | None:
 class ServiceInstance(BaseResource, Resource):
     default_timeouts = {"create": 900.0, "update": 900.0, "delete": 900.0}
 
-    @classmethod
-    def get_name(cls) -> str:
-        return "service_instance"
-
-    @classmethod
-    def get_schema(cls) -> Schema:
-        return Schema(version=1, attributes=[
-            Attribute("id", String(), computed=True, description="The GUID of the service instance"),
-            Attribute("name", String(), required=True),
-            Attribute("service_plan", String(), required=True, description="The guid of the service plan"),
-            Attribute("space", String(), required=True, requires_replace=True),
-            Attribute("json_params", String(), optional=True, computed=True, default=""),
-            Attribute("replace_on_service_plan_change", Bool(), optional=True, computed=True, default=False),
-            Attribute("replace_on_params_change", Bool(), optional=True, computed=True, default=False),
-            Attribute("tags", List(String()), optional=True),
-            Attribute("recursive_delete", Bool(), optional=True, deprecated=True),
-        ], block_types=[timeouts_block("create", "update", "delete")])
+    tf_name = "service_instance"
+    schema = Schema(version=1, attributes=[
+        Attribute("id", String(), computed=True, description="The GUID of the service instance"),
+        Attribute("name", String(), required=True),
+        Attribute("service_plan", String(), required=True, description="The guid of the service plan"),
+        Attribute("space", String(), required=True, requires_replace=True),
+        Attribute("json_params", String(), optional=True, computed=True, default=""),
+        Attribute("replace_on_service_plan_change", Bool(), optional=True, computed=True, default=False),
+        Attribute("replace_on_params_change", Bool(), optional=True, computed=True, default=False),
+        Attribute("tags", List(String()), optional=True),
+        Attribute("recursive_delete", Bool(), optional=True, deprecated=True),
+    ], block_types=[timeouts_block("create", "update", "delete")])
 
     def validate(self, diags: Diagnostics, type_name: str, config: dict) -> None:
         super().validate(diags, type_name, config)  # type: ignore[misc]
@@ -166,20 +161,15 @@ def flatten(credentials: dict, prefix: str = "") -> dict[str, str]:
 class ServiceKey(BaseResource, Resource):
     default_timeouts = {"create": 60.0, "delete": 60.0}
 
-    @classmethod
-    def get_name(cls) -> str:
-        return "service_key"
-
-    @classmethod
-    def get_schema(cls) -> Schema:
-        return Schema(attributes=[
-            Attribute("id", String(), computed=True),
-            Attribute("name", String(), required=True, requires_replace=True),
-            Attribute("service_instance", String(), required=True, requires_replace=True),
-            Attribute("params", Map(String()), optional=True, sensitive=True, requires_replace=True),
-            Attribute("params_json", String(), optional=True, sensitive=True, requires_replace=True),
-            Attribute("credentials", Map(String()), computed=True, sensitive=True),
-        ], block_types=[timeouts_block("create", "delete")])
+    tf_name = "service_key"
+    schema = Schema(attributes=[
+        Attribute("id", String(), computed=True),
+        Attribute("name", String(), required=True, requires_replace=True),
+        Attribute("service_instance", String(), required=True, requires_replace=True),
+        Attribute("params", Map(String()), optional=True, sensitive=True, requires_replace=True),
+        Attribute("params_json", String(), optional=True, sensitive=True, requires_replace=True),
+        Attribute("credentials", Map(String()), computed=True, sensitive=True),
+    ], block_types=[timeouts_block("create", "delete")])
 
     def validate(self, diags: Diagnostics, type_name: str, config: dict) -> None:
         super().validate(diags, type_name, config)  # type: ignore[misc]
