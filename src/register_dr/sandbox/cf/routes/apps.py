@@ -14,22 +14,11 @@ from register_dr.sandbox.cf.routes.context import Context
 def add_routes(app: FastAPI, ctx: Context) -> None:
     controller = ctx.controller
     show = ctx.show
-    listing = ctx.listing
-    filtered = ctx.filtered
-
-    @app.get("/v3/apps")
-    def list_apps(request: Request) -> JSONResponse:
-        items = filtered(request, "apps", {
-            "names": lambda r: r["name"], "guids": lambda r: r["guid"], "space_guids": controller.space_of,
-            "organization_guids": lambda r: controller.org_of_space(controller.space_of(r))},
-            space=controller.space_of)
-        return listing(request, items, show.app)
-
-    @app.get("/v3/apps/{guid}")
-    def get_app(guid: str) -> dict:
-        found = controller.get("apps", guid, "App")
-        controller.require_read(controller.space_of(found), "App")
-        return show.app(found)
+    ctx.add_reads(app, "/v3/apps", "apps", "App", show.app, {
+        "names": lambda r: r["name"], "guids": lambda r: r["guid"], "space_guids": controller.space_of,
+        "organization_guids": lambda r: controller.org_of_space(controller.space_of(r))},
+        space=controller.space_of, read_space=controller.space_of)
+    ctx.add_reads(app, "/v3/droplets", "droplets", "Droplet", show.droplet)
 
     @app.get("/v3/apps/{guid}/droplets/current")
     def current_droplet(guid: str) -> dict:
@@ -37,11 +26,7 @@ def add_routes(app: FastAPI, ctx: Context) -> None:
 
     @app.get("/v3/apps/{guid}/routes")
     def app_routes(request: Request, guid: str) -> JSONResponse:
-        return listing(request, controller.app_routes(guid), show.route)
-
-    @app.get("/v3/droplets/{guid}")
-    def get_droplet(guid: str) -> dict:
-        return show.droplet(controller.get("droplets", guid, "Droplet"))
+        return ctx.listing(request, controller.app_routes(guid), show.route)
 
     add_app_write_routes(app, ctx)
     add_package_and_build_routes(app, ctx)
@@ -90,11 +75,13 @@ def add_app_write_routes(app: FastAPI, ctx: Context) -> None:
             raise CFError(404, 10000, "CF-NotFound", "Unknown request")
         return show.app(controller.update_app(guid, state=states[action]))
 
+    def environment(guid: str, values: dict) -> dict:
+        return {"var": values, "links": {"self": show.href(f"/v3/apps/{guid}/environment_variables"),
+                                         "app": show.href(f"/v3/apps/{guid}")}}
+
     @app.get("/v3/apps/{guid}/environment_variables")
     def app_environment(guid: str) -> dict:
-        return {"var": controller.app_environment(guid),
-                "links": {"self": show.href(f"/v3/apps/{guid}/environment_variables"),
-                          "app": show.href(f"/v3/apps/{guid}")}}
+        return environment(guid, controller.app_environment(guid))
 
     @app.patch("/v3/apps/{guid}/environment_variables")
     async def patch_app_environment(request: Request, guid: str) -> dict:
@@ -102,9 +89,7 @@ def add_app_write_routes(app: FastAPI, ctx: Context) -> None:
         values = data.get("var")
         if not isinstance(values, dict):
             raise unprocessable("Var must be an object")
-        return {"var": controller.patch_app_environment(guid, values),
-                "links": {"self": show.href(f"/v3/apps/{guid}/environment_variables"),
-                          "app": show.href(f"/v3/apps/{guid}")}}
+        return environment(guid, controller.patch_app_environment(guid, values))
 
     @app.patch("/v3/apps/{guid}/relationships/current_droplet")
     async def assign_droplet(request: Request, guid: str) -> dict:
@@ -139,10 +124,6 @@ def add_package_and_build_routes(app: FastAPI, ctx: Context) -> None:
         package = controller.create_docker_package(app_guid, str(image))
         return JSONResponse(show.package(package), status_code=201)
 
-    @app.get("/v3/packages/{guid}")
-    def get_package(guid: str) -> dict:
-        return show.package(controller.get("packages", guid, "Package"))
-
     @app.post("/v3/builds")
     async def create_build(request: Request) -> JSONResponse:
         data = await body(request)
@@ -151,7 +132,5 @@ def add_package_and_build_routes(app: FastAPI, ctx: Context) -> None:
         except (KeyError, TypeError):
             raise unprocessable("Package guid is required") from None
         return JSONResponse(show.build(controller.stage(str(package))), status_code=201)
-
-    @app.get("/v3/builds/{guid}")
-    def get_build(guid: str) -> dict:
-        return show.build(controller.get("builds", guid, "Build"))
+    ctx.add_reads(app, "/v3/packages", "packages", "Package", show.package)
+    ctx.add_reads(app, "/v3/builds", "builds", "Build", show.build)

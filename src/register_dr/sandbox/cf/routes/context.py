@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from register_dr.sandbox.cf.controller import CFError, CloudController, Resource, unprocessable
@@ -78,3 +78,28 @@ class Context:
                     and (orgs is None or org is None or org(r) in orgs))
 
         return self.controller.list(collection, lambda r: seen(r) and all(check(r) for check in checks))
+
+    def add_reads(self, app: FastAPI, path: str, collection: str, kind: str, present: Callable[[Resource], dict],
+                  filters: dict[str, Callable[[Resource], Any]] | None = None, *,
+                  space: Callable[[Resource], str] | None = None, org: Callable[[Resource], str] | None = None,
+                  read_space: Callable[[Resource], str] | None = None) -> None:
+        """GET ``path`` (the filtered, paginated list the user may see; only with ``filters``) and GET
+        ``path/{guid}`` (one resource; 404 ``kind`` not found when it does not exist, or when ``read_space`` names a
+        space the user cannot read)."""
+        controller = self.controller
+        if filters is not None:
+            wanted = filters
+
+            def list_resources(request: Request) -> JSONResponse:
+                items = self.filtered(request, collection, wanted, space=space, org=org)
+                return self.listing(request, items, present)
+
+            app.add_api_route(path, list_resources, methods=["GET"], name=f"list_{collection}")
+
+        def get_resource(guid: str) -> dict:
+            found = controller.get(collection, guid, kind)
+            if read_space is not None:
+                controller.require_read(read_space(found), kind)
+            return present(found)
+
+        app.add_api_route(path + "/{guid}", get_resource, methods=["GET"], name=f"get_{collection}")

@@ -13,22 +13,14 @@ from register_dr.sandbox.cf.routes.context import Context
 def add_routes(app: FastAPI, ctx: Context) -> None:
     controller = ctx.controller
     show = ctx.show
-    listing = ctx.listing
-    filtered = ctx.filtered
     body = ctx.body
-
-    @app.get("/v3/domains")
-    def list_domains(request: Request) -> JSONResponse:
-        items = filtered(request, "domains", {"names": lambda r: r["name"], "guids": lambda r: r["guid"]})
-        return listing(request, items, show.domain)
-
-    @app.get("/v3/domains/{guid}")
-    def get_domain(guid: str) -> dict:
-        return show.domain(controller.get("domains", guid, "Domain"))
+    ctx.add_reads(app, "/v3/domains", "domains", "Domain", show.domain,
+                  {"names": lambda r: r["name"], "guids": lambda r: r["guid"]})
+    ctx.add_reads(app, "/v3/routes", "routes", "Route", show.route)
 
     @app.get("/v3/routes")
     def list_routes(request: Request) -> JSONResponse:
-        items = filtered(request, "routes", {
+        items = ctx.filtered(request, "routes", {
             "hosts": lambda r: r["host"], "paths": lambda r: r["path"], "guids": lambda r: r["guid"],
             "space_guids": controller.space_of,
             "domain_guids": lambda r: r["relationships"]["domain"]["data"]["guid"],
@@ -37,7 +29,7 @@ def add_routes(app: FastAPI, ctx: Context) -> None:
         wanted_apps = split_param(request.query_params.get("app_guids"))
         if wanted_apps is not None:
             items = [r for r in items if any(d["app"]["guid"] in wanted_apps for d in r["destinations"])]
-        return listing(request, items, show.route)
+        return ctx.listing(request, items, show.route)
 
     @app.post("/v3/routes")
     async def create_route(request: Request) -> JSONResponse:
@@ -49,10 +41,6 @@ def add_routes(app: FastAPI, ctx: Context) -> None:
         except (KeyError, TypeError):
             raise unprocessable("Relationships 'space' and 'domain' are required") from None
         return JSONResponse(show.route(route), status_code=201)
-
-    @app.get("/v3/routes/{guid}")
-    def get_route(guid: str) -> dict:
-        return show.route(controller.get("routes", guid, "Route"))
 
     def destinations(guid: str, route: Resource) -> dict:
         return {"destinations": route["destinations"], "links": {
