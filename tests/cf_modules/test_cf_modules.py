@@ -55,7 +55,9 @@ class Playbooks:
         return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr), results
 
     def arm(self, fault: dict) -> None:
-        httpx.post(f"{self.sandbox.env['CF_API']}/_sandbox/faults", json=fault).raise_for_status()
+        httpx.post(f"{self.sandbox.env['CF_API']}/_sandbox/faults", json=fault,
+                   headers={"X-Sandbox-Admin-Token": self.sandbox.env["REGISTER_DR_SANDBOX_ADMIN_TOKEN"]}
+                   ).raise_for_status()
 
 
 def recap(proc: subprocess.CompletedProcess) -> dict[str, int]:
@@ -147,13 +149,15 @@ def test_failed_job_and_stuck_job_are_reported(books: Playbooks) -> None:
     assert proc.returncode != 0
     assert "failed: 10001 CF-ServiceBrokerBadResponse: The service broker returned an invalid response" in proc.stdout
     books.run([task("delete", "cf_service_instance", {"name": name, "space": "bat-qa", "state": "absent"})])
-    before = httpx.get(f"{books.sandbox.env['CF_API']}/_sandbox/snapshot").json()
+    before = httpx.get(f"{books.sandbox.env['CF_API']}/_sandbox/snapshot",
+                       headers={"X-Sandbox-Admin-Token": books.sandbox.env["REGISTER_DR_SANDBOX_ADMIN_TOKEN"]}).json()
     books.arm({"kind": "job_stuck"})
     stuck = f"{name}-stuck"
     proc, _ = books.run([task("create", "cf_service_instance", {"name": stuck, "plan": "tiny-unencrypted-13",
                                                                "space": "bat-qa", "wait_timeout": 3})])
     assert proc.returncode != 0 and "after 3s; nothing else was changed" in proc.stdout
-    after = httpx.get(f"{books.sandbox.env['CF_API']}/_sandbox/snapshot").json()
+    after = httpx.get(f"{books.sandbox.env['CF_API']}/_sandbox/snapshot",
+                       headers={"X-Sandbox-Admin-Token": books.sandbox.env["REGISTER_DR_SANDBOX_ADMIN_TOKEN"]}).json()
     added = set(after["service_instances"]) - set(before["service_instances"])
     assert [after["service_instances"][g]["name"] for g in added] == [stuck]
     for guid in set(before["service_instances"]):
@@ -195,7 +199,8 @@ def test_no_secret_in_verbose_output(books: Playbooks) -> None:
 
 
 def snapshot(books: Playbooks) -> dict:
-    return httpx.get(f"{books.sandbox.env['CF_API']}/_sandbox/snapshot").json()
+    return httpx.get(f"{books.sandbox.env['CF_API']}/_sandbox/snapshot",
+                       headers={"X-Sandbox-Admin-Token": books.sandbox.env["REGISTER_DR_SANDBOX_ADMIN_TOKEN"]}).json()
 
 
 def password_grant(books: Playbooks) -> dict:

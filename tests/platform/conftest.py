@@ -18,6 +18,7 @@ class Api:
 
     def __init__(self, env: dict[str, str], username: str | None = None, password: str | None = None) -> None:
         self.base = env["CF_API"]
+        self.admin = {"X-Sandbox-Admin-Token": env["REGISTER_DR_SANDBOX_ADMIN_TOKEN"]}  # the control endpoints'
         response = httpx.post(f"{self.base}/login/oauth/token", auth=("cf", ""), data={
             "grant_type": "password", "username": username or env["CF_USERNAME"],
             "password": password or env["CF_PASSWORD"]})
@@ -78,10 +79,10 @@ class Api:
         return response.json()["errors"][0]
 
     def snapshot(self) -> dict:
-        return httpx.get(f"{self.base}/_sandbox/snapshot", timeout=30).json()
+        return httpx.get(f"{self.base}/_sandbox/snapshot", timeout=30, headers=self.admin).json()
 
     def fault(self, **fault: Any) -> None:
-        httpx.post(f"{self.base}/_sandbox/faults", json=fault, timeout=30).raise_for_status()
+        httpx.post(f"{self.base}/_sandbox/faults", json=fault, timeout=30, headers=self.admin).raise_for_status()
 
     def start_key(self, instance_guid: str, name: str) -> httpx.Response:
         return self.call("POST", "/v3/service_credential_bindings", json={

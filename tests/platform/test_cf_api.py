@@ -259,15 +259,15 @@ def test_expired_token_then_refresh(api, sandbox) -> None:
 
 
 def test_502_burst_and_failed_and_stuck_jobs(api) -> None:
-    httpx.post(f"{api.base}/_sandbox/faults", json={
+    httpx.post(f"{api.base}/_sandbox/faults", headers=api.admin, json={
         "kind": "http", "method": "GET", "path": "^/v3/spaces$", "status": 502, "count": 2}).raise_for_status()
     assert [api.call("GET", "/v3/spaces").status_code for _ in range(3)] == [502, 502, 200]
-    httpx.post(f"{api.base}/_sandbox/faults", json={
+    httpx.post(f"{api.base}/_sandbox/faults", headers=api.admin, json={
         "kind": "job_fail", "detail": "broker exploded"}).raise_for_status()
     job, instance = api.create("bat-qa", unique("doomed"), "tiny-unencrypted-13")
     assert job["state"] == "FAILED" and job["errors"][0]["detail"] == "broker exploded"
     api.delete(instance["guid"])
-    httpx.post(f"{api.base}/_sandbox/faults", json={"kind": "job_stuck"}).raise_for_status()
+    httpx.post(f"{api.base}/_sandbox/faults", headers=api.admin, json={"kind": "job_stuck"}).raise_for_status()
     name = unique("stuck")
     response = api.call("POST", "/v3/service_instances", json={"type": "managed", "name": name, "relationships": {
         "space": {"data": {"guid": api.space("bat-qa")}},

@@ -137,7 +137,8 @@ class Platform:
 
     def snapshot(self) -> dict:
         """The whole platform: the CF world (instances, keys, routes...) and every blob with its etag."""
-        world = httpx.get(f"{self.env['CF_API']}/_sandbox/snapshot", timeout=30).json()
+        world = httpx.get(f"{self.env['CF_API']}/_sandbox/snapshot", timeout=30,
+                          headers={"X-Sandbox-Admin-Token": self.env["REGISTER_DR_SANDBOX_ADMIN_TOKEN"]}).json()
         blobs = {}
         secrets = SandboxSecrets.load(self.settings)
         endpoints = Endpoints.load(self.settings)

@@ -8,6 +8,7 @@ endpoint under ``/login`` (also ``/uaa``). Every request is logged without bodie
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 import uuid
@@ -37,12 +38,15 @@ from register_dr.sandbox.uaa.tokens import Uaa, UaaError
 
 log = logging.getLogger("register_dr.sandbox.requests")
 ROUTE_MODULES = (root, spaces, apps, routes, catalog, service_instances, service_credential_bindings, jobs, sandbox)
+ADMIN_HEADER = "X-Sandbox-Admin-Token"
+OPEN_CONTROL_PATHS = ("/_sandbox/health", "/_sandbox/ready")
 
 
-def create_app(controller: CloudController, uaa: Uaa, faults: Faults, *, base_url: str) -> FastAPI:
+def create_app(controller: CloudController, uaa: Uaa, faults: Faults, *, base_url: str,
+               admin_token: str = "") -> FastAPI:
     app = FastAPI(title="register-dr sandbox CF API", docs_url=None, redoc_url=None, openapi_url=None)
     base = base_url.rstrip("/")
-    add_envelope(app, uaa, faults)
+    add_envelope(app, uaa, faults, admin_token)
     add_error_handlers(app)
     ctx = Context(controller, uaa, faults, Presenter(controller, base_url), base)
     for module in ROUTE_MODULES:
@@ -50,8 +54,21 @@ def create_app(controller: CloudController, uaa: Uaa, faults: Faults, *, base_ur
     return app
 
 
-def add_envelope(app: FastAPI, uaa: Uaa, faults: Faults) -> None:
-    """Injected faults, authentication of /v3, the request id header and the request log."""
+def control_refusal(request: Request, admin_token: str) -> Response | None:
+    """The sandbox's control endpoints (faults, snapshot) answer only with its admin token: anyone on this machine
+    can reach 127.0.0.1, and a fault or the world's snapshot is not the platform's to give."""
+    path = request.url.path
+    if not path.startswith("/_sandbox") or path in OPEN_CONTROL_PATHS:
+        return None
+    given = request.headers.get(ADMIN_HEADER, "")
+    if admin_token and hmac.compare_digest(given.encode(), admin_token.encode()):
+        return None
+    return JSONResponse({"error": f"the sandbox's control endpoints need its admin token in {ADMIN_HEADER} "
+                                  "(REGISTER_DR_SANDBOX_ADMIN_TOKEN in the sandbox's env.sh)"}, status_code=401)
+
+
+def add_envelope(app: FastAPI, uaa: Uaa, faults: Faults, admin_token: str = "") -> None:
+    """Injected faults, authentication of /v3 and of the control endpoints, the request id header and the log."""
 
     @app.middleware("http")
     async def envelope(request: Request, call_next: Callable) -> Response:
@@ -59,8 +76,11 @@ def add_envelope(app: FastAPI, uaa: Uaa, faults: Faults) -> None:
         started = time.monotonic()
         path = request.url.path
         fault = None if path.startswith("/_sandbox") else faults.take_http(request.method, path)
-        if fault is not None:
-            response: Response = JSONResponse(fault.body or {"errors": [{
+        refusal = control_refusal(request, admin_token)
+        if refusal is not None:
+            response: Response = refusal
+        elif fault is not None:
+            response = JSONResponse(fault.body or {"errors": [{
                 "code": 10001, "title": "CF-ServiceUnavailable" if fault.status >= 500 else "CF-UnprocessableEntity",
                 "detail": f"injected fault: HTTP {fault.status}"}]}, status_code=fault.status)
         elif path.startswith("/v3") and path != "/v3":

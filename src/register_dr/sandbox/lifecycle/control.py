@@ -154,6 +154,8 @@ def write_env_file(settings: Settings, endpoints: Endpoints, secrets: SandboxSec
         f"export REGISTER_TERRAFORM_DIR={workspace.app}",
         f"export CF_API_URL={endpoints.cf_api}",
         f"export CF_USER={username}",
+        # The sandbox's own control endpoints (fault injection, snapshot) take it as X-Sandbox-Admin-Token.
+        f"export REGISTER_DR_SANDBOX_ADMIN_TOKEN={secrets.admin_token}",
     ]
     write_private(settings.env_file, "\n".join(lines) + "\n")
 

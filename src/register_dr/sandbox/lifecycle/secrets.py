@@ -6,6 +6,8 @@ playbook needs to reach the sandbox, for operators who ``source`` it.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -44,6 +46,12 @@ class SandboxSecrets:
     storage_accounts: dict[str, str] = field(default_factory=dict)
     # The Terraform state accounts share one key, exported as ARM_ACCESS_KEY as Terraform's azurerm backend reads it.
     terraform_state_key: str = ""
+
+    @property
+    def admin_token(self) -> str:
+        """The token of the sandbox's own control endpoints (/_sandbox/faults, /_sandbox/snapshot), derived from
+        the signing key so that a sandbox made before it existed has one too."""
+        return hmac.new(self.token_signing_key.encode(), b"register-dr sandbox admin", hashlib.sha256).hexdigest()
 
     @classmethod
     def create(cls, account_names: list[str]) -> SandboxSecrets:

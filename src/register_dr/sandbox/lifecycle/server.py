@@ -84,7 +84,7 @@ def build(settings: Settings, readiness: Readiness) -> tuple[FastAPI, CloudContr
     grant_space_roles(controller)
     uaa = Uaa(users=secrets.cf_users, clients=secrets.cf_clients, signing_key=secrets.token_signing_key,
               token_lifetime=settings.token_lifetime)
-    app = create_app(controller, uaa, Faults(), base_url=endpoints.cf_api)
+    app = create_app(controller, uaa, Faults(), base_url=endpoints.cf_api, admin_token=secrets.admin_token)
 
     @app.get("/_sandbox/ready", include_in_schema=False)
     def sandbox_ready() -> JSONResponse:
