@@ -90,8 +90,9 @@ class ActionModule(ActionBase):
                         last_holder=current["last_holder"],
                         msg="%s the lock of %s (held by %s)" % (planned, name, envlock.describe(current["holder"])))
         if state == "present":
+            # the task runs in a worker of ansible-playbook: the run lives as long as its parent
             record = lock.acquire(args.get("holder") or "unknown", args.get("scenario") or "",
-                                  args.get("incident") or "", wait=int(args.get("wait") or 0))
+                                  args.get("incident") or "", wait=int(args.get("wait") or 0), pid=os.getppid())
             renewer = start_renewer(storage, container, name, record["lock_id"], os.getppid())
             return dict(changed=True, lock_id=record["lock_id"], holder=record, renewer_pid=renewer,
                         msg="took the lock of %s (lock id %s, lease %d s renewed while this run lives)"

@@ -93,13 +93,16 @@ class EnvironmentLock(object):
             if getattr(exc, "status_code", 409) not in (409, 412):
                 raise
 
-    def acquire(self, holder, scenario, incident, wait=0, poll=2.0):
-        """Take the lock for ``holder``; wait up to ``wait`` seconds for another holder to finish. Returns the
-        holder record (with its ``lock_id``). Raises LockError naming the holder when it stays taken."""
+    def acquire(self, holder, scenario, incident, wait=0, poll=2.0, pid=None, alive=None):
+        """Take the lock for ``holder`` (process ``pid``, the run's ansible-playbook); wait up to ``wait`` seconds for
+        another holder to finish. A holder on this machine whose process is gone is not waited for: its lock is
+        broken at once (a rerun right after a crash or a kill). Returns the holder record (with its ``lock_id``).
+        Raises LockError naming the holder when it stays taken."""
         self._ensure_blob()
+        alive = alive or _alive
         lock_id = str(uuid.uuid4())
         record = dict(lock_id=lock_id, holder=holder, scenario=scenario, incident=incident or "",
-                      started=utc_now(), host=socket.gethostname(), pid=str(_pid()))
+                      started=utc_now(), host=socket.gethostname(), pid=str(pid or _pid()))
         deadline = self._clock() + max(0, wait)
         while True:
             lease = BlobLeaseClient(self.blob, lease_id=lock_id)
@@ -109,6 +112,9 @@ class EnvironmentLock(object):
                 if getattr(exc, "status_code", None) != 409:
                     raise
                 current = self.status().get("holder")
+                if _gone_from_here(current, alive):
+                    BlobLeaseClient(self.blob).break_lease(lease_break_period=0)
+                    continue
                 if self._clock() >= deadline:
                     raise LockError(
                         "Environment %s is being recovered by %s. Wait for that run to finish (or give a wait "
@@ -157,6 +163,16 @@ def _pid():
     import os
 
     return os.getpid()
+
+
+def _gone_from_here(holder, alive):
+    """Whether ``holder`` ran on this machine and its process is gone."""
+    if not holder or holder.get("host") != socket.gethostname():
+        return False
+    try:
+        return not alive(int(holder.get("pid") or 0))
+    except ValueError:
+        return False
 
 
 def lock_name(environment, pr=None):

@@ -20,6 +20,8 @@ description:
   - The lease lasts 60 seconds and is renewed every 15 seconds by a small process that watches the running
     C(ansible-playbook); when that process is gone the lock is given back, and if the whole machine is gone the lease
     expires by itself within 60 seconds. So a crashed holder never blocks the environment for longer than that.
+  - A run on the machine where the holder ran, whose process is gone (a rerun right after a kill or a crash), breaks
+    that holder's lock at once instead of waiting.
   - A lock held by someone else fails the task, naming the holder, unless it is given back within O(wait) seconds.
     It is broken only by naming its lock id.
   - In check mode it takes nothing and reports the holder, if any.
