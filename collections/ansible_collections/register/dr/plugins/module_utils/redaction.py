@@ -28,7 +28,7 @@ PATTERNS = (
 def looks_secret(value):
     """Whether a value holds a secret by its form (a DSN with a password, a key, a signature, a token)."""
     text = str(value)
-    return any(pattern.search(text) for pattern, _ in PATTERNS)
+    return any(entry[0].search(text) for entry in PATTERNS)
 
 
 def scrub(text, known=()):

@@ -32,3 +32,10 @@ from ansible_collections.register.dr.plugins.module_utils.tfstate.plan import ( 
     marked,
     module_names,
 )
+
+__all__ = [
+    "DEFAULT_TIMEOUT", "ENVIRONMENT", "STDERR_TAIL_LINES", "TerraformCLI", "TerraformError", "TerraformTimeout",
+    "command_line", "deadline_runner", "find_binary", "last_line",
+    "MODULE_RE", "REPLACE_ACTIONS", "Plan", "PlanChange", "PlanFormatError", "action_label", "collect_references",
+    "lookup", "marked", "module_names",
+]

@@ -59,11 +59,13 @@ options:
     description: What the operator typed at the confirmation (O(state=passed)).
     type: str
 author:
-  - register.dr contributors
+  - Register trainee teachers team (@DFE-Digital)
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 """
 

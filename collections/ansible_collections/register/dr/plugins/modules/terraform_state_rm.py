@@ -50,6 +50,7 @@ options:
   container:
     description: The container of the state blob (the C(container_name) of the azurerm backend configuration).
     type: str
+    aliases: [container_name]
   key:
     description: The state blob name (the C(key) of the azurerm backend configuration), for example
       C(production-bat.tfstate).

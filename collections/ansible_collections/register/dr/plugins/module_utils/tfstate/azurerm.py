@@ -22,10 +22,23 @@ import time
 
 try:
     from azure.core import MatchConditions
-    from azure.core.exceptions import HttpResponseError, ResourceModifiedError, ResourceNotFoundError
+    from azure.core.exceptions import (
+        HttpResponseError,
+        ResourceModifiedError,
+        ResourceNotFoundError,
+        ServiceRequestError,
+        ServiceResponseError,
+    )
     from azure.storage.blob import BlobLeaseClient, ContentSettings
 except ImportError:  # pragma: no cover - reported by the storage clients
-    HttpResponseError = ResourceModifiedError = ResourceNotFoundError = Exception
+    class HttpResponseError(Exception):
+        """Stands in for azure-core's while it is not installed (the storage clients report that)."""
+
+    class ServiceRequestError(Exception):
+        """Stands in for azure-core's while it is not installed."""
+
+    ResourceModifiedError = ResourceNotFoundError = HttpResponseError
+    ServiceResponseError = ServiceRequestError
     MatchConditions = ContentSettings = BlobLeaseClient = None
 
 from ansible_collections.register.dr.plugins.module_utils.tfstate.errors import (
@@ -263,7 +276,7 @@ class AzureBackend(object):
                 if _lease_lost(exc):
                     return LOST
                 last = self._error(exc, "give back lock %s of %s" % (lease_id, self.location)).msg
-            except Exception as exc:  # a dropped connection is worth another try too
+            except (ServiceRequestError, ServiceResponseError) as exc:  # a dropped connection is worth another try
                 last = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             if attempt + 1 < self._unlock_attempts:
                 self._sleep(min(2 ** attempt, 8))
