@@ -127,25 +127,26 @@ class EnvironmentLock(object):
             self.blob.set_blob_metadata(record, lease=lease)
             return record
 
-    def renew(self, lock_id):
-        """Renew the lease; False when it is no longer ours (released, broken or expired and taken)."""
+    def _on_our_lease(self, lock_id, call):
+        """Call ``renew`` or ``release`` on the lease ``lock_id``: True when done, False when the lease is no longer
+        ours (given back, expired, broken or taken by another run). A renewal never raises: its watcher just stops."""
         try:
-            BlobLeaseClient(self.blob, lease_id=lock_id).renew()
-            return True
-        except HttpResponseError:
-            return False
-
-    def release(self, lock_id):
-        """Give the lock back; True if it was ours, False if it had already gone (released, expired, broken)."""
-        try:
-            BlobLeaseClient(self.blob, lease_id=lock_id).release()
+            getattr(BlobLeaseClient(self.blob, lease_id=lock_id), call)()
             return True
         except ResourceNotFoundError:
             return False
         except HttpResponseError as exc:
-            if getattr(exc, "status_code", None) in (409, 412):
+            if call == "renew" or getattr(exc, "status_code", None) in (409, 412):
                 return False
             raise
+
+    def renew(self, lock_id):
+        """Renew the lease; False when it is no longer ours."""
+        return self._on_our_lease(lock_id, "renew")
+
+    def release(self, lock_id):
+        """Give the lock back; True if it was ours, False if it had already gone."""
+        return self._on_our_lease(lock_id, "release")
 
     def break_lock(self, lock_id):
         """Break the lock held under ``lock_id``. Refuses when the id does not name the current holder."""

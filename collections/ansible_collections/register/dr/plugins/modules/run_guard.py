@@ -58,15 +58,11 @@ options:
   answer:
     description: What the operator typed at the confirmation (O(state=passed)).
     type: str
+extends_documentation_fragment:
+  - register.dr.attributes
+  - register.dr.attributes.action
 author:
   - Register trainee teachers team (@DFE-Digital)
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 """
 
 EXAMPLES = r"""

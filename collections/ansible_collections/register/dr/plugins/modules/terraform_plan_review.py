@@ -448,8 +448,9 @@ def review(module, cli):
     return result
 
 
-def main():
-    argument_spec = dict(
+def argument_spec():
+    """The module's options, with their defaults."""
+    return dict(
         plan_file=dict(type="path"),
         plan_json=dict(type="raw"),
         terraform_path=dict(type="str", default="terraform"),
@@ -466,7 +467,10 @@ def main():
         allowed_changes=dict(type="list", elements="str", default=[]),
         expect_new_instance=dict(type="bool", default=True),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
                            mutually_exclusive=[("plan_file", "plan_json")],
                            required_one_of=[("plan_file", "plan_json")])
     try:

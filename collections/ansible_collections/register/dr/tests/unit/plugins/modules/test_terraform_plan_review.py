@@ -18,12 +18,8 @@ DB = "cloudfoundry_service_instance.db"
 
 
 def params(**given):
-    found = dict(restore_from_point_in_time_of=None, restore_from_point_in_time_before=None,
-                 app_type="cloudfoundry_app", image_attribute="docker_image",
-                 service_instance_type="cloudfoundry_service_instance", parameters_attribute="json_params",
-                 service_key_type="cloudfoundry_service_key", key_instance_attribute="service_instance",
-                 expected_key_count=None, allowed_changes=[], plan_file=None, plan_json=None, chdir=None,
-                 terraform_path="terraform")
+    """The module's parameters as Ansible would pass them: every option's default, then ``given``."""
+    found = {name: spec.get("default") for name, spec in review_module.argument_spec().items()}
     found.update(given)
     return found
 
