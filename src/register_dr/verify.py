@@ -29,7 +29,7 @@ def verify_backup(env: str, *, date: str | None = None, sandbox: Settings | None
         raise InputError(f"{environment} has no nightly backups (its inventory names no dr_backup_container): "
                          "there is nothing to verify. Nothing was changed.")
     folder = report_dir(environment, incidents.platform_of(env_facts, sandbox is not None))
-    values: dict[str, Any] = {"dr_verify_backup_dir": str(folder)}
+    values: dict[str, Any] = {"verify_backup_dir": str(folder)}
     if date:
         values["backup_date"] = date
     if env_facts.get("pr"):

@@ -58,8 +58,8 @@ def test_lost_instance_through_transmit_worker_process_succeeds_and_writes_no_se
     node_secrets.parent.mkdir()
     node_secrets.write_text(json.dumps(secret))
     node_secrets.chmod(0o600)
-    pdd = _private_data_dir(tmp_path, platform, {k: v for k, v in public.items() if k.startswith(
-        ("CF_API", "CF_USERNAME", "REGISTER_DR_", "AZURE_STORAGE_ACCOUNT"))},
+    # the job's environment: what the sandbox's env.sh says that is not a secret (API, user, proxy, CA, paths)
+    pdd = _private_data_dir(tmp_path, platform, public,
         {"backup_date": today(), "confirm_restore": "YES", "auto_approve": True,
          "dr_incidents_dir": str(tmp_path / "incidents")})
     worker_dir = tmp_path / "worker"

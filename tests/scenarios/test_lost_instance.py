@@ -60,5 +60,5 @@ def test_lost_production_instance_comes_back_with_identical_tables(platform: Pla
     # A rerun recreates and restores nothing. Maintenance mode still switches the routes there and back, as it does
     # on the platform (the sandbox skipped maintenance mode while it had no maintenance app).
     changed = [step["step"] for step in again.timeline["steps"] if step["result"] == "changed"]
-    assert changed == ["maintenance_on", "maintenance_off"], again.output[-3000:]
+    assert changed == ["maintenance_on", "maintenance_off"], (changed, again.output[-3000:])
     assert platform.instance("production")["guid"] == back["guid"]

@@ -94,16 +94,18 @@ class ActionModule(ActionBase):
             record = lock.acquire(args.get("holder") or "unknown", args.get("scenario") or "",
                                   args.get("incident") or "", wait=int(args.get("wait") or 0), pid=os.getppid())
             renewer = start_renewer(storage, container, name, record["lock_id"], os.getppid())
-            return dict(changed=True, lock_id=record["lock_id"], holder=record, renewer_pid=renewer,
+            # the lock is bookkeeping of the run, not a change to the environment: a rerun that changes nothing
+            # reports nothing changed
+            return dict(changed=False, lock_id=record["lock_id"], holder=record, renewer_pid=renewer,
                         msg="took the lock of %s (lock id %s, lease %d s renewed while this run lives)"
                         % (name, record["lock_id"], envlock.LEASE_SECONDS))
         if state == "absent":
             if not args.get("lock_id"):
                 return dict(changed=False, msg="no lock of %s was taken by this run" % name)
             if self._task.check_mode:
-                return dict(changed=True, msg="would give back the lock of %s" % name)
+                return dict(changed=False, msg="would give back the lock of %s" % name)
             released = lock.release(args["lock_id"])
-            return dict(changed=released, msg="gave back the lock of %s" % name if released
+            return dict(changed=False, released=released, msg="gave back the lock of %s" % name if released
                         else "the lock of %s was no longer this run's (expired or broken)" % name)
         if not args.get("lock_id"):
             raise AnsibleActionFail("Breaking the lock of %s needs lock_id, the id of the holder's lock (shown by "
