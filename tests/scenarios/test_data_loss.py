@@ -30,7 +30,7 @@ def _rows(creds: dict, query: str) -> list[tuple]:
 
 
 def _key_on_old(platform: Platform) -> dict:
-    from register_dr.sandbox.world import environment
+    from register_dr.sandbox.world.environments import environment
 
     old = platform.instance("productiondata", OLD)
     answer = platform.client.request("POST", "/v3/service_credential_bindings", json={
