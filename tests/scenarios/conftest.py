@@ -206,8 +206,8 @@ class Platform:
         return [v for v in values if v]
 
 
-@pytest.fixture(scope="session")
-def platform() -> Iterator[Platform]:
+def fresh_platform() -> Iterator[Platform]:
+    """A sandbox of its own, brought up in a temporary home and down again at the end."""
     root = Path(tempfile.mkdtemp(prefix="register-dr-scenarios-", dir="/var/tmp" if os.geteuid() == 0 else None))
     root.chmod(0o755)
     settings = Settings.from_env(root / "sandbox")
@@ -219,6 +219,11 @@ def platform() -> Iterator[Platform]:
             control.down(settings)
         finally:
             shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def platform() -> Iterator[Platform]:
+    yield from fresh_platform()
 
 
 class Recorder(ThreadingHTTPServer):
