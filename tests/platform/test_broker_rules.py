@@ -76,23 +76,27 @@ def test_a_restore_outside_the_window_gets_the_aws_error(api, fresh: list) -> No
 
 def test_a_restore_of_a_plan_without_backups_gets_the_aws_error(api, fresh: list) -> None:
     """paas-rds-broker has no backup check of its own: RDS refuses a point-in-time restore of an instance without
-    automated backups (tiny-unencrypted plans) and the broker passes the AWS error on (awsrds/utils.go)."""
+    automated backups (tiny-unencrypted plans) with PointInTimeRestoreNotEnabled (RDS API reference,
+    RestoreDBInstanceToPointInTime, Errors) and the broker passes the AWS error on (awsrds/utils.go)."""
     qa = ENVIRONMENTS["qa"]
     text = _refused(api, fresh, qa.space, qa.plan, {
         "restore_from_point_in_time_of": api.instance(qa.service, qa.space)["guid"]})
-    assert text.startswith("InvalidDBInstanceState: Automated backups are not enabled")
+    assert text == ("PointInTimeRestoreNotEnabled: SourceDBInstanceIdentifier refers to a DB instance with "
+                    "BackupRetentionPeriod equal to 0.")
 
 
 def test_failover_on_a_plan_without_multi_az_gets_the_aws_error(api) -> None:
     """paas-rds-broker broker.go Update: reboot calls RebootDBInstance with ForceFailover; on a single-AZ instance
-    RDS refuses with InvalidParameterCombination, handed on as ``<Code>: <Message>``; the job fails with 10009."""
+    RDS refuses ForceFailover for an instance that is not Multi-AZ (RDS API reference, RebootDBInstance,
+    ForceFailover), handed on as ``<Code>: <Message>``; the job fails with 10009."""
     staging = ENVIRONMENTS["staging"]
     inst = api.instance(staging.service, staging.space)
     job = api.wait(api.call("PATCH", f"/v3/service_instances/{inst['guid']}",
                             json={"parameters": {"reboot": True, "force_failover": True}}))
     assert job["state"] == "FAILED"
     assert job["errors"][0]["detail"].startswith(
-        "update could not be completed: Service broker error: InvalidParameterCombination: ")
+        "update could not be completed: Service broker error: InvalidParameterCombination: ForceFailover cannot be "
+        "specified since the instance is not configured for either MultiAZ or High Availability")
     _settle(api, inst)
 
 

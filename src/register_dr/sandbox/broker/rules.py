@@ -22,14 +22,22 @@ if TYPE_CHECKING:
 __all__ = ["BrokerError", "InstanceGone", "db_instance_id", "db_name"]
 BROKER_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 # AWS's answers to the calls the broker makes (RestoreDBInstanceToPointInTime, RebootDBInstance), as
-# HandleAWSError passes them on.
-AWS_NO_BACKUPS = ("InvalidDBInstanceState: Automated backups are not enabled for this database instance. To enable "
-                  "automated backups, use ModifyDBInstance to set the backup retention period to a non-zero value.")
+# awsrds/utils.go HandleAWSError passes them on: "<Code>: <Message>".
+# - No automated backups: the fault the RDS API reference documents for RestoreDBInstanceToPointInTime when the source
+#   has BackupRetentionPeriod 0 (PointInTimeRestoreNotEnabled), with its documented description as the message.
+# - Failover on a single-AZ instance: RebootDBInstance's ForceFailover is refused for an instance that is not
+#   Multi-AZ (API reference); the message is the one the AWS SDK wrappers quote for it. The code is the one RDS uses
+#   for parameters that do not fit the instance.
+# - A time outside the restorable window: the API reference states the rule (before LatestRestorableTime, within
+#   BackupRetentionPeriod) but no public source records RDS's wording; this text names the window so a reader can
+#   act on it. Only the code prefix is pinned by the tests.
+AWS_NO_BACKUPS = ("PointInTimeRestoreNotEnabled: SourceDBInstanceIdentifier refers to a DB instance with "
+                  "BackupRetentionPeriod equal to 0.")
 AWS_OUTSIDE_WINDOW = ("InvalidRestoreFault: The restore time {when} is outside the restorable window of "
                       "{source}: restore to a time between the earliest restorable time {earliest} and the latest "
                       "restorable time {latest}.")
-AWS_NOT_MULTI_AZ = ("InvalidParameterCombination: Cannot reboot with failover: the DB instance {instance} is not "
-                    "a Multi-AZ deployment.")
+AWS_NOT_MULTI_AZ = ("InvalidParameterCombination: ForceFailover cannot be specified since the instance is not "
+                    "configured for either MultiAZ or High Availability")
 
 
 def rule_broker_time(name: str, value: str) -> dt.datetime:
