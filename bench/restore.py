@@ -263,7 +263,7 @@ def child(method: str, creds: dict, connection_string: str, sql: str, jobs: int)
     return {"seconds": elapsed, "peak_rss_mb": usage.ru_maxrss / 1024, "cpu_seconds": usage.ru_utime + usage.ru_stime,
             "phases": result.as_dict(classifier)["phases"], "expected_errors": dict(classifier.counts),
             "spilled_mb": result.spilled_bytes / 1024 / 1024,
-            "retried": result.retries}
+            "retried": result.retries, "parts": result.parts}
 
 
 def in_child(method: str, creds: dict, connection_string: str, sql: Path, jobs: int) -> dict:
@@ -400,6 +400,7 @@ def report(args: argparse.Namespace, setup: dict, times: dict, details: dict) ->
     for method, info in details.items():
         Console().print(f"{method}: phases {info['phases']}, spilled {info['spilled_mb']:.0f} MB, "
                         f"restore process CPU {info['cpu_seconds']:.1f}s, retried statements {info['retried']}, "
+                        f"tables' extra parts {info.get('parts', 0)}, "
                         f"expected errors {sum(info['expected_errors'].values())}")
     result = {"sql_bytes": sql_size, "blob_bytes": blob_size, "jobs": args.jobs, "times": times,
               "medians": medians, "ratios": ratios, "same_data": same_data, "same_shape": same_shape,

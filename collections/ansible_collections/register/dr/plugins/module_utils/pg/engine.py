@@ -46,13 +46,14 @@ class RestoreResult(object):
         self.phases = collections.OrderedDict()
         self.spilled_bytes = 0
         self.retries = 0
+        self.parts = 0  # tables' data cut into more parts to keep every connection loading
 
     def as_dict(self, classifier):
         return dict(mode=self.mode, jobs=self.jobs, statements=self.statements,
                     expected_errors=dict(classifier.counts), dump_rows=dict(self.tables),
                     skipped_tables=dict(self.skipped), ignored_meta_commands=self.meta_commands,
                     phases={k: round(v, 3) for k, v in self.phases.items()}, spilled_bytes=self.spilled_bytes,
-                    retried_statements=self.retries)
+                    retried_statements=self.retries, extra_parts=self.parts)
 
 
 def keeps_own_timeout(text):

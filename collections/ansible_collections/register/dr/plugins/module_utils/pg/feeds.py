@@ -45,22 +45,36 @@ class Budget(object):
 
 
 class TableFeed(object):
-    """One table's COPY data, handed from the stream to a loader; what memory cannot hold waits in a spill file.
-    ``start`` is the dump's CopyStart item of the table."""
+    """One table's COPY data (or one part of it), handed from the stream to a loader; what memory cannot hold waits
+    in a spill file. ``start`` is the dump's CopyStart item of the table.
 
-    def __init__(self, start, budget, spill_dir):
+    A table's data may come in parts (``continuation``): part 0 empties the table and loads what it gets in one
+    transaction; the later parts are plain COPYs that may run together on other connections once part 0 has
+    committed (``loaded``), the only moment its lock on the table is gone."""
+
+    def __init__(self, start, budget, spill_dir, first=None):
         self.start = start
         self.table = start.table
         self.budget = budget
         self.spill_dir = spill_dir
+        self.first = first or self
+        self.part = 0 if first is None else 1
+        self.loaded = threading.Event()
+        self.taken = False
         self.cond = threading.Condition()
         self.chunks = collections.deque()
+        self.buffered = 0  # bytes of this feed waiting in memory
+        self.received = 0
         self.spill_fd = None
         self.spilled = 0
         self.read_back = 0
         self.done = False
         self.cancelled = False
         self.rows = 0
+
+    def continuation(self):
+        """The next part of this feed's table (see the class docstring)."""
+        return TableFeed(self.start, self.budget, self.spill_dir, first=self.first)
 
     def put(self, data):
         # the budget may wait for the loaders, so it is asked without holding this feed's lock
@@ -70,8 +84,10 @@ class TableFeed(object):
                 if in_memory:
                     self.budget.give(len(data))
                 return
+            self.received += len(data)
             if in_memory:
                 self.chunks.append(data)
+                self.buffered += len(data)
             else:
                 self._spill(data)
             self.cond.notify()
@@ -101,6 +117,7 @@ class TableFeed(object):
     def _release(self):
         while self.chunks:
             self.budget.give(len(self.chunks.popleft()))
+        self.buffered = 0
         if self.spill_fd is not None:
             os.close(self.spill_fd)
             self.spill_fd = None
@@ -115,6 +132,7 @@ class TableFeed(object):
                     return
                 if self.chunks:
                     data = self.chunks.popleft()
+                    self.buffered -= len(data)
                     self.budget.give(len(data))
                 elif self.read_back < self.spilled:
                     size = min(4 * MB, self.spilled - self.read_back)
