@@ -21,6 +21,7 @@ def _plan(name: str, description: str, *, ha: bool, backups: bool) -> Plan:
 
 
 OFFERING = "postgres"
+BROKER_GUID = BROKER_NAME = "rds-broker"  # the broker as the cloud controller registers it
 OFFERING_GUID = str(uuid.uuid5(uuid.NAMESPACE_URL, "register-dr/postgres"))
 PLANS: dict[str, Plan] = {p.name: p for p in (
     _plan("tiny-unencrypted-13", "5GB Storage, NOT BACKED UP, Dedicated Instance. Postgres 13.", ha=False,

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from register_dr.sandbox.cf.errors import not_found, unprocessable
 from register_dr.sandbox.cf.jobs import Jobs
+from register_dr.sandbox.cf.metadata import merge_metadata
 from register_dr.sandbox.cf.permissions import Permissions
 from register_dr.sandbox.cf.store import Resource, _now
 
@@ -22,13 +23,15 @@ class DockerApps(Permissions, Jobs):
     """Writes need SpaceDeveloper in the app's space, as for every v3 write (Permissions)."""
 
 
-    def new_app(self, space_guid: str, name: str, environment: dict[str, str] | None = None) -> Resource:
+    def new_app(self, space_guid: str, name: str, environment: dict[str, str] | None = None,
+                metadata: dict | None = None) -> Resource:
         self.get("spaces", space_guid, "Space")
         self.require_write(space_guid, "Space")
         if self.list("apps", lambda a: a["name"] == name and self.space_of(a) == space_guid):
             raise unprocessable(f"App with the name '{name}' already exists.")
         return self._add("apps", {"name": name, "state": "STOPPED", "lifecycle": {"type": "docker", "data": {}},
                                   "environment_variables": dict(environment or {}),
+                                  "metadata": merge_metadata(None, metadata),
                                   "relationships": {"space": {"data": {"guid": space_guid}}}})
 
     def _change_app(self, guid: str, change: Callable[[Resource], None]) -> Resource:
@@ -42,7 +45,8 @@ class DockerApps(Permissions, Jobs):
             self._save()
             return copy.deepcopy(app)
 
-    def update_app(self, guid: str, name: str | None = None, state: str | None = None) -> Resource:
+    def update_app(self, guid: str, name: str | None = None, state: str | None = None,
+                   metadata: dict | None = None) -> Resource:
         def change(app: Resource) -> None:
             if name is not None:
                 taken = [a for a in self.state["apps"].values()
@@ -54,6 +58,8 @@ class DockerApps(Permissions, Jobs):
                 if state == "STARTED" and not app.get("current_droplet_guid"):
                     raise unprocessable("Assign a droplet before starting this app.")
                 app["state"] = state
+            if metadata is not None:
+                app["metadata"] = merge_metadata(app.get("metadata"), metadata)
         return self._change_app(guid, change)
 
     def app_environment(self, guid: str) -> dict[str, str]:

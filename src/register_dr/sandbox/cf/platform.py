@@ -95,7 +95,3 @@ class PlatformResources(Store):
             route["updated_at"] = _now()
             self._save()
 
-    def app_routes(self, app_guid: str) -> list[Resource]:
-        self.get("apps", app_guid, "App")
-        return self.list("routes", lambda r: any(d["app"]["guid"] == app_guid for d in r["destinations"]))
-

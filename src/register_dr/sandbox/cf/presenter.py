@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request
 
+from register_dr.sandbox.broker.catalog import BROKER_GUID
 from register_dr.sandbox.cf.controller import CFError, CloudController, Resource
-
-
-def split_param(value: str | None) -> list[str] | None:
-    return None if value is None else [v for v in value.split(",") if v != ""]
 
 
 class Presenter:
@@ -87,7 +86,7 @@ class Presenter:
 
     def service_offering(self, r: Resource) -> dict[str, Any]:
         out = self.common(r, ["name", "description", "available", "tags", "requires", "shareable", "broker_catalog"])
-        out["relationships"] = {"service_broker": {"data": {"guid": "rds-broker"}}}
+        out["relationships"] = {"service_broker": {"data": {"guid": BROKER_GUID}}}
         out["links"] = {"self": self.href(f"/v3/service_offerings/{r['guid']}"),
                         "service_plans": self.href(f"/v3/service_plans?service_offering_guids={r['guid']}")}
         return out
@@ -131,17 +130,32 @@ class Presenter:
         return out
 
 
+def ruby_to_i(text: str) -> int:
+    """String#to_i: the leading integer, 0 when there is none."""
+    match = re.match(r"\s*([+-]?\d+)", text)
+    return int(match[1]) if match else 0
+
+
+def pagination_errors(query: Mapping[str, Any]) -> list[str]:
+    """cloud_controller_ng ListMessage::PaginationPageValidator (page and per_page read as String#to_i)."""
+    found = []
+    if "page" in query and ruby_to_i(str(query["page"])) <= 0:
+        found.append("Page must be a positive integer")
+    if "per_page" in query:
+        per_page = ruby_to_i(str(query["per_page"]))
+        if per_page <= 0:
+            found.append("Per page must be a positive integer")
+        elif per_page > 5000:
+            found.append("Per page must be between 1 and 5000")
+    return found
+
+
 def paginate(request: Request, base: str, items: list[dict[str, Any]]) -> dict[str, Any]:
-    try:
-        page = int(request.query_params.get("page", "1"))
-        per_page = int(request.query_params.get("per_page", "50"))
-    except ValueError:
-        raise CFError(400, 10005, "CF-BadQueryParameter", "The query parameter is invalid: page and per_page must "
-                      "be integers") from None
-    if page < 1 or not 1 <= per_page <= 5000:
-        raise CFError(400, 10005, "CF-BadQueryParameter",
-                      "The query parameter is invalid: Page must be greater than 0, "
-                      "Per page must be between 1 and 5000")
+    found = pagination_errors(request.query_params)
+    if found:
+        raise CFError(400, 10005, "CF-BadQueryParameter", "The query parameter is invalid: " + ", ".join(found))
+    page = ruby_to_i(request.query_params.get("page", "1"))
+    per_page = ruby_to_i(request.query_params.get("per_page", "50"))
     total = len(items)
     pages = max(1, math.ceil(total / per_page))
     params = {k: v for k, v in request.query_params.items() if k not in ("page", "per_page")}

@@ -16,6 +16,7 @@ from typing import Any
 from register_dr.sandbox.broker.rules import BrokerError, InstanceGone
 from register_dr.sandbox.cf.errors import CFError, in_progress, not_found, unprocessable
 from register_dr.sandbox.cf.jobs import Jobs
+from register_dr.sandbox.cf.metadata import merge_metadata
 from register_dr.sandbox.cf.permissions import Permissions, not_authorized
 from register_dr.sandbox.cf.store import Resource, _now
 
@@ -52,7 +53,8 @@ class ServiceInstances(Permissions, Jobs):
 
     # --- create --------------------------------------------------------------------------------------------------
     def create_service_instance(self, space_guid: str, name: str, plan_guid: str,
-                                parameters: dict[str, Any] | None, tags: list[str] | None) -> tuple[Resource, Resource]:
+                                parameters: dict[str, Any] | None, tags: list[str] | None,
+                                metadata: dict | None = None) -> tuple[Resource, Resource]:
         with self._lock:
             space = self.state["spaces"].get(space_guid)
         if space is None or not self.can_read_space(space_guid):
@@ -69,7 +71,7 @@ class ServiceInstances(Permissions, Jobs):
             now = _now()
             inst = self._add("service_instances", {
                 "name": name, "type": "managed", "tags": list(tags or []), "maintenance_info": {},
-                "upgrade_available": False, "dashboard_url": None,
+                "upgrade_available": False, "dashboard_url": None, "metadata": merge_metadata(None, metadata),
                 "last_operation": {"type": "create", "state": "initial", "description": "",
                                    "created_at": now, "updated_at": now},
                 "relationships": {"space": {"data": {"guid": space_guid}},
@@ -112,7 +114,8 @@ class ServiceInstances(Permissions, Jobs):
     # --- update --------------------------------------------------------------------------------------------------
     def update_service_instance(self, guid: str, parameters: dict[str, Any] | None, plan_guid: str | None,
                                 name: str | None = None, tags: list[str] | None = None,
-                                *, has_parameters: bool | None = None) -> tuple[Resource, Resource | None]:
+                                *, has_parameters: bool | None = None,
+                                metadata: dict | None = None) -> tuple[Resource, Resource | None]:
         inst = self.writable_instance(guid)
         plan = self._plan(plan_guid) if plan_guid is not None else None
         if create_failed(inst):
@@ -128,6 +131,9 @@ class ServiceInstances(Permissions, Jobs):
             changes = {k: v for k, v in (("name", name), ("tags", list(tags) if tags is not None else None))
                        if v is not None}
             self.state["service_instances"][guid].update(changes)
+            if metadata is not None:
+                stored = self.state["service_instances"][guid]
+                stored["metadata"] = merge_metadata(stored.get("metadata"), metadata)
             plan_change = plan is not None and plan["guid"] != inst["relationships"]["service_plan"]["data"]["guid"]
             if not (has_parameters if has_parameters is not None else parameters is not None) and not plan_change:
                 self._set_last_operation(guid, "update", "succeeded", "")  # update_sync: the UpdaterLock

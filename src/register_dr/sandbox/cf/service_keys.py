@@ -12,6 +12,7 @@ from typing import Any
 
 from register_dr.sandbox.broker.rules import BrokerError
 from register_dr.sandbox.cf.errors import not_found, unprocessable
+from register_dr.sandbox.cf.metadata import merge_metadata
 from register_dr.sandbox.cf.permissions import not_authorized
 from register_dr.sandbox.cf.service_instances import OPERATION_IN_PROGRESS, ServiceInstances, busy, create_failed
 from register_dr.sandbox.cf.store import Resource, _now
@@ -20,8 +21,8 @@ KIND = "Service credential binding"
 
 
 class ServiceKeys(ServiceInstances):
-    def create_key(self, instance_guid: str, name: str, parameters: dict[str, Any] | None = None
-                   ) -> tuple[Resource, Resource]:
+    def create_key(self, instance_guid: str, name: str, parameters: dict[str, Any] | None = None,
+                   metadata: dict | None = None) -> tuple[Resource, Resource]:
         with self._lock:
             inst = self.state["service_instances"].get(instance_guid)
         if inst is None or not self.can_read_space(self.space_of(inst)):
@@ -39,7 +40,7 @@ class ServiceKeys(ServiceInstances):
                                         f"instance already has a key binding with name '{name}'.")
             now = _now()
             binding = self._add("service_credential_bindings", {
-                "name": name, "type": "key",
+                "name": name, "type": "key", "metadata": merge_metadata(None, metadata),
                 "last_operation": {"type": "create", "state": "initial", "description": None,
                                    "created_at": now, "updated_at": now},
                 "relationships": {"service_instance": {"data": {"guid": instance_guid}}},

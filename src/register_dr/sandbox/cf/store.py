@@ -87,9 +87,10 @@ class Store:
             return copy.deepcopy(found)
 
     def list(self, collection: str, predicate: Callable[[Resource], bool] | None = None) -> list[Resource]:
+        """In the order they were made: the platform's lists default to ORDER BY id (PaginationOptions
+        ORDER_DEFAULT), and created_at alone ties within a second."""
         with self._lock:
-            items = [copy.deepcopy(r) for r in self.state[collection].values() if predicate is None or predicate(r)]
-        return sorted(items, key=lambda r: (r["created_at"], r["guid"]))
+            return [copy.deepcopy(r) for r in self.state[collection].values() if predicate is None or predicate(r)]
 
     def _ensure_catalog(self) -> None:
         if OFFERING_GUID in self.state["service_offerings"]:

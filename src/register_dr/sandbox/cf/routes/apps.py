@@ -8,16 +8,23 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from register_dr.sandbox.cf.controller import CFError, unprocessable
-from register_dr.sandbox.cf.routes.context import Context
+from register_dr.sandbox.cf.metadata import metadata_errors
+from register_dr.sandbox.cf.routes import list_messages
+from register_dr.sandbox.cf.routes.context import Context, raise_if
+from register_dr.sandbox.cf.routes.routes import route_filters, route_includes
 
 
 def add_routes(app: FastAPI, ctx: Context) -> None:
     controller = ctx.controller
     show = ctx.show
-    ctx.add_reads(app, "/v3/apps", "apps", "App", show.app, {
-        "names": lambda r: r["name"], "guids": lambda r: r["guid"], "space_guids": controller.space_of,
-        "organization_guids": lambda r: controller.org_of_space(controller.space_of(r))},
-        space=controller.space_of, read_space=controller.space_of)
+    ctx.add_reads(app, "/v3/apps", "apps", "App", show.app, list_messages.APPS, {
+        "names": lambda r: r["name"], "space_guids": controller.space_of,
+        "organization_guids": lambda r: controller.org_of_space(controller.space_of(r)),
+        # AppListFetcher: stacks selects apps with buildpack lifecycle data, never a docker app
+        "stacks": lambda r: r["lifecycle"]["data"].get("stack"), "lifecycle_type": lambda r: r["lifecycle"]["type"]},
+        space=controller.space_of, read_space=controller.space_of,
+        includes=ctx.space_includes(controller.space_of, ("space", "space.organization"),
+                                    ("org", "space.organization")))
     ctx.add_reads(app, "/v3/droplets", "droplets", "Droplet", show.droplet)
 
     @app.get("/v3/apps/{guid}/droplets/current")
@@ -26,7 +33,12 @@ def add_routes(app: FastAPI, ctx: Context) -> None:
 
     @app.get("/v3/apps/{guid}/routes")
     def app_routes(request: Request, guid: str) -> JSONResponse:
-        return ctx.listing(request, controller.app_routes(guid), show.route)
+        """RoutesController#index_by_app: the routes query with app_guids set to the app, checked before the
+        app's 404."""
+        items = ctx.filtered(request, "routes", list_messages.ROUTES, route_filters(controller),
+                             space=controller.space_of, fixed={"app_guids": [guid]})
+        controller.require_read(controller.space_of(controller.get("apps", guid, "App")), "App")
+        return ctx.listing(request, items, show.route, route_includes(ctx))
 
     add_app_write_routes(app, ctx)
     add_package_and_build_routes(app, ctx)
@@ -55,14 +67,17 @@ def add_app_write_routes(app: FastAPI, ctx: Context) -> None:
         environment = data.get("environment_variables") or {}
         if not isinstance(environment, dict):
             raise unprocessable("Environment variables must be an object")
-        return JSONResponse(show.app(controller.new_app(space, name, environment)), status_code=201)
+        raise_if(metadata_errors(data["metadata"]) if "metadata" in data else [])
+        return JSONResponse(show.app(controller.new_app(space, name, environment, data.get("metadata"))),
+                            status_code=201)
 
     @app.patch("/v3/apps/{guid}")
     async def update_app(request: Request, guid: str) -> dict:
         data = await body(request)
         if "name" in data and not isinstance(data["name"], str):
             raise unprocessable("Name must be a string")
-        return show.app(controller.update_app(guid, name=data.get("name")))
+        raise_if(metadata_errors(data["metadata"]) if "metadata" in data else [])
+        return show.app(controller.update_app(guid, name=data.get("name"), metadata=data.get("metadata")))
 
     @app.delete("/v3/apps/{guid}")
     def delete_app(guid: str) -> Response:

@@ -2,34 +2,50 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from register_dr.sandbox.cf.controller import Resource, unprocessable
-from register_dr.sandbox.cf.presenter import split_param
-from register_dr.sandbox.cf.routes.context import Context
+from register_dr.sandbox.cf.controller import CloudController, Resource, unprocessable
+from register_dr.sandbox.cf.routes import list_messages
+from register_dr.sandbox.cf.routes.context import Context, Include
+
+
+def route_filters(controller: CloudController) -> dict[str, Callable[[Resource], Any]]:
+    """RouteFetcher#filter's keys (also for /v3/apps/:guid/routes)."""
+    return {
+        "hosts": lambda r: r["host"], "paths": lambda r: r["path"], "space_guids": controller.space_of,
+        "domain_guids": lambda r: r["relationships"]["domain"]["data"]["guid"],
+        "organization_guids": lambda r: controller.org_of_space(controller.space_of(r)),
+        "app_guids": lambda r: [d["app"]["guid"] for d in r["destinations"]],
+        "ports": lambda r: None if r["port"] is None else str(r["port"]),
+        "service_instance_guids": lambda r: []}  # the sandbox binds no route service
+
+
+def route_includes(ctx: Context) -> tuple[Include, ...]:
+    """RoutesController#index's decorators: IncludeRouteDomainDecorator (domains by name), IncludeSpaceDecorator,
+    IncludeOrganizationDecorator (only space.organization is a valid value for routes) and
+    IncludeRoutePoliciesDecorator (the sandbox's routes have no route policies)."""
+    def domains(page: list[Resource]) -> list[dict]:
+        wanted = {r["relationships"]["domain"]["data"]["guid"] for r in page}
+        return sorted(ctx.related("domains", wanted, ctx.show.domain), key=lambda d: d["name"])
+
+    return (("domain",), "domains", domains), *ctx.space_includes(
+        ctx.controller.space_of, ("space", "space.organization"), ("org", "space.organization")), (
+        ("route_policies",), "route_policies", lambda page: [])
 
 
 def add_routes(app: FastAPI, ctx: Context) -> None:
     controller = ctx.controller
     show = ctx.show
     body = ctx.body
-    ctx.add_reads(app, "/v3/domains", "domains", "Domain", show.domain,
-                  {"names": lambda r: r["name"], "guids": lambda r: r["guid"]})
-    ctx.add_reads(app, "/v3/routes", "routes", "Route", show.route)
-
-    @app.get("/v3/routes")
-    def list_routes(request: Request) -> JSONResponse:
-        items = ctx.filtered(request, "routes", {
-            "hosts": lambda r: r["host"], "paths": lambda r: r["path"], "guids": lambda r: r["guid"],
-            "space_guids": controller.space_of,
-            "domain_guids": lambda r: r["relationships"]["domain"]["data"]["guid"],
-            "organization_guids": lambda r: controller.org_of_space(controller.space_of(r))},
-            space=controller.space_of, extra=("app_guids",))
-        wanted_apps = split_param(request.query_params.get("app_guids"))
-        if wanted_apps is not None:
-            items = [r for r in items if any(d["app"]["guid"] in wanted_apps for d in r["destinations"])]
-        return ctx.listing(request, items, show.route)
+    ctx.add_reads(app, "/v3/domains", "domains", "Domain", show.domain, list_messages.DOMAINS, {
+        "names": lambda r: r["name"], "guids": lambda r: r["guid"],
+        "organization_guids": lambda r: (r["relationships"]["organization"]["data"] or {}).get("guid")})
+    ctx.add_reads(app, "/v3/routes", "routes", "Route", show.route, list_messages.ROUTES, route_filters(controller),
+                  space=controller.space_of, includes=route_includes(ctx))
 
     @app.post("/v3/routes")
     async def create_route(request: Request) -> JSONResponse:

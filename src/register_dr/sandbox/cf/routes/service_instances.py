@@ -5,8 +5,11 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
+from register_dr.sandbox.broker.catalog import PLANS
 from register_dr.sandbox.cf.controller import unprocessable
-from register_dr.sandbox.cf.routes.context import Context, check_fields, check_query
+from register_dr.sandbox.cf.metadata import metadata_errors
+from register_dr.sandbox.cf.routes import list_messages
+from register_dr.sandbox.cf.routes.context import Context, check_fields, check_query, raise_if
 
 CREATE_FIELDS = ("type", "name", "relationships", "parameters", "tags", "metadata")
 UPDATE_FIELDS = ("name", "tags", "parameters", "relationships", "maintenance_info", "metadata")
@@ -20,12 +23,17 @@ def add_routes(app: FastAPI, ctx: Context) -> None:
     body = ctx.body
     accepted = ctx.accepted
 
+    plan_names = {plan.guid: plan.name for plan in PLANS.values()}
+
+    def plan_guid(instance: dict) -> str:
+        return str(instance["relationships"]["service_plan"]["data"]["guid"])
+
     @app.get("/v3/service_instances")
     def list_instances(request: Request) -> JSONResponse:
-        items = filtered(request, "service_instances", {
-            "names": lambda r: r["name"], "guids": lambda r: r["guid"], "space_guids": controller.space_of,
+        items = filtered(request, "service_instances", list_messages.SERVICE_INSTANCES, {
+            "names": lambda r: r["name"], "space_guids": controller.space_of,
             "organization_guids": lambda r: controller.org_of_space(controller.space_of(r)),
-            "service_plan_guids": lambda r: r["relationships"]["service_plan"]["data"]["guid"],
+            "service_plan_guids": plan_guid, "service_plan_names": lambda r: plan_names[plan_guid(r)],
             "type": lambda r: r["type"]}, space=controller.space_of)
         return listing(request, items, show.service_instance)
 
@@ -43,6 +51,7 @@ def add_routes(app: FastAPI, ctx: Context) -> None:
     async def create_instance(request: Request) -> Response:
         data = await body(request)
         check_fields(data, CREATE_FIELDS)
+        raise_if(metadata_errors(data["metadata"]) if "metadata" in data else [])
         if data.get("type") != "managed":
             raise unprocessable("Type must be one of 'managed', 'user-provided'" if "type" not in data
                                 else "The sandbox offers managed service instances only")
@@ -52,13 +61,15 @@ def add_routes(app: FastAPI, ctx: Context) -> None:
             name = str(data["name"])
         except (KeyError, TypeError):
             raise unprocessable("Name must be a string, Relationships Space and Service plan are required") from None
-        _inst, job = controller.create_service_instance(space, name, plan, data.get("parameters"), data.get("tags"))
+        _inst, job = controller.create_service_instance(space, name, plan, data.get("parameters"), data.get("tags"),
+                                                        data.get("metadata"))
         return accepted(job)
 
     @app.patch("/v3/service_instances/{guid}")
     async def update_instance(request: Request, guid: str) -> Response:
         data = await body(request)
         check_fields(data, UPDATE_FIELDS)
+        raise_if(metadata_errors(data["metadata"]) if "metadata" in data else [])
         plan = None
         if "relationships" in data:
             try:
@@ -68,7 +79,8 @@ def add_routes(app: FastAPI, ctx: Context) -> None:
         if "name" in data and not isinstance(data["name"], str):
             raise unprocessable("Name must be a string")
         inst, job = controller.update_service_instance(guid, data.get("parameters"), plan, data.get("name"),
-                                                       data.get("tags"), has_parameters="parameters" in data)
+                                                       data.get("tags"), has_parameters="parameters" in data,
+                                                       metadata=data.get("metadata"))
         if job is None:
             return JSONResponse(show.service_instance(inst))
         return accepted(job)
