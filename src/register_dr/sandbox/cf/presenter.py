@@ -43,32 +43,57 @@ class Presenter:
         return out
 
     def app(self, r: Resource) -> dict[str, Any]:
-        out = self.common(r, ["name", "state", "lifecycle", "relationships"])
+        """app/presenters/v3/app_presenter.rb: the current droplet is a relationship; links name what the app's
+        endpoints are (start and stop with their method)."""
+        out = self.common(r, ["name", "state", "lifecycle"])
         g = r["guid"]
-        out["links"] = {"self": self.href(f"/v3/apps/{g}"), "space": self.href(f"/v3/spaces/{self.cc.space_of(r)}"),
-                        "current_droplet": self.href(f"/v3/apps/{g}/droplets/current"),
-                        "droplets": self.href(f"/v3/apps/{g}/droplets"), "routes": self.href(f"/v3/apps/{g}/routes")}
+        out["relationships"] = {"space": r["relationships"]["space"],
+                                "current_droplet": {"data": {"guid": r.get("current_droplet_guid")}}}
+        out["metadata"] = out.pop("metadata")
+        out["links"] = {name: self.href(f"/v3/apps/{g}{path}") for name, path in (
+            ("self", ""), ("environment_variables", "/environment_variables"))}
+        out["links"]["space"] = self.href(f"/v3/spaces/{self.cc.space_of(r)}")
+        out["links"].update({name: self.href(f"/v3/apps/{g}/{name}") for name in ("processes", "packages")})
+        out["links"]["current_droplet"] = self.href(f"/v3/apps/{g}/droplets/current")
+        out["links"].update({name: self.href(f"/v3/apps/{g}/{name}") for name in ("droplets", "tasks")})
+        out["links"].update({action: {**self.href(f"/v3/apps/{g}/actions/{action}"), "method": "POST"}
+                             for action in ("start", "stop", "clear_buildpack_cache")})
+        out["links"].update({"revisions": self.href(f"/v3/apps/{g}/revisions"),
+                             "deployed_revisions": self.href(f"/v3/apps/{g}/revisions/deployed"),
+                             "features": self.href(f"/v3/apps/{g}/features")})
         return out
 
     def droplet(self, r: Resource) -> dict[str, Any]:
-        out = self.common(r, ["state", "error", "lifecycle", "image", "execution_metadata", "process_types",
-                              "checksum", "buildpacks", "stack", "relationships"])
-        out["links"] = {"self": self.href(f"/v3/droplets/{r['guid']}"),
-                        "app": self.href(f"/v3/apps/{r['relationships']['app']['data']['guid']}")}
+        """app/presenters/v3/droplet_presenter.rb."""
+        out = self.common(r, ["state", "error", "lifecycle", "checksum", "buildpacks", "stack", "image",
+                              "execution_metadata", "process_types", "relationships"])
+        app_guid = r["relationships"]["app"]["data"]["guid"]
+        out["links"] = {"self": self.href(f"/v3/droplets/{r['guid']}"), "app": self.href(f"/v3/apps/{app_guid}"),
+                        "assign_current_droplet": {
+                            **self.href(f"/v3/apps/{app_guid}/relationships/current_droplet"), "method": "PATCH"}}
+        if r.get("package_guid"):
+            out["links"]["package"] = self.href(f"/v3/packages/{r['package_guid']}")
         return out
 
     def package(self, r: Resource) -> dict[str, Any]:
-        out = self.common(r, ["type", "data", "state"])
+        """app/presenters/v3/package_presenter.rb: a docker package's data names the image and the registry
+        user, its password only as ***."""
+        out = self.common(r, ["type", "data", "state", "relationships"])
+        username = r["data"].get("username")
+        out["data"] = {"image": r["data"]["image"], "username": username, "password": username and "***"}
         app_guid = r["relationships"]["app"]["data"]["guid"]
         out["links"] = {"self": self.href(f"/v3/packages/{r['guid']}"), "app": self.href(f"/v3/apps/{app_guid}")}
         return out
 
     def build(self, r: Resource) -> dict[str, Any]:
-        out = self.common(r, ["state", "error", "lifecycle", "package", "droplet"])
+        """app/presenters/v3/build_presenter.rb: the droplet (and its link) only once staging has ended."""
+        out = self.common(r, ["state", "staging_memory_in_mb", "staging_disk_in_mb",
+                              "staging_log_rate_limit_bytes_per_second", "error", "lifecycle", "package", "droplet",
+                              "created_by", "relationships"])
         app_guid = r["relationships"]["app"]["data"]["guid"]
-        out["relationships"] = {"app": {"data": {"guid": app_guid}}}
-        out["links"] = {"self": self.href(f"/v3/builds/{r['guid']}"), "app": self.href(f"/v3/apps/{app_guid}"),
-                        "droplet": self.href(f"/v3/droplets/{r['droplet']['guid']}")}
+        out["links"] = {"self": self.href(f"/v3/builds/{r['guid']}"), "app": self.href(f"/v3/apps/{app_guid}")}
+        if r["droplet"]:
+            out["links"]["droplet"] = self.href(f"/v3/droplets/{r['droplet']['guid']}")
         return out
 
     def domain(self, r: Resource) -> dict[str, Any]:

@@ -8,8 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from register_dr.sandbox.cf.controller import CFError, unprocessable
-from register_dr.sandbox.cf.metadata import metadata_errors
-from register_dr.sandbox.cf.routes import list_messages
+from register_dr.sandbox.cf.routes import app_messages, list_messages
 from register_dr.sandbox.cf.routes.context import Context, raise_if
 from register_dr.sandbox.cf.routes.routes import route_filters, route_includes
 
@@ -25,10 +24,11 @@ def add_routes(app: FastAPI, ctx: Context) -> None:
         space=controller.space_of, read_space=controller.space_of,
         includes=ctx.space_includes(controller.space_of, ("space", "space.organization"),
                                     ("org", "space.organization")))
-    ctx.add_reads(app, "/v3/droplets", "droplets", "Droplet", show.droplet)
+    ctx.add_reads(app, "/v3/droplets", "droplets", "Droplet", show.droplet, read_space=controller.app_space)
 
     @app.get("/v3/apps/{guid}/droplets/current")
     def current_droplet(guid: str) -> dict:
+        controller.require_read(controller.space_of(controller.get("apps", guid, "App")), "App")
         return show.droplet(controller.current_droplet(guid))
 
     @app.get("/v3/apps/{guid}/routes")
@@ -45,43 +45,36 @@ def add_routes(app: FastAPI, ctx: Context) -> None:
 
 
 def add_app_write_routes(app: FastAPI, ctx: Context) -> None:
-    """Create, rename, delete, start/stop an app; its environment variables and current droplet."""
+    """Create, rename, delete, start/stop an app (AppsV3Controller)."""
     controller = ctx.controller
     show = ctx.show
     body = ctx.body
-    accepted = ctx.accepted
 
     @app.post("/v3/apps")
     async def create_app_(request: Request) -> JSONResponse:
         data = await body(request)
+        raise_if(app_messages.app_create_errors(data))
+        space = data["relationships"]["space"]["data"]["guid"]
         lifecycle = (data.get("lifecycle") or {}).get("type", "buildpack")
         if lifecycle != "docker":
+            controller.require_space_for_app(space)
             raise unprocessable("The sandbox runs docker apps only: lifecycle type must be 'docker'")
-        try:
-            space = data["relationships"]["space"]["data"]["guid"]
-            name = data["name"]
-        except (KeyError, TypeError):
-            raise unprocessable("Name must be a string, Relationships Space is required") from None
-        if not isinstance(name, str) or not name:
-            raise unprocessable("Name can't be blank")
-        environment = data.get("environment_variables") or {}
-        if not isinstance(environment, dict):
-            raise unprocessable("Environment variables must be an object")
-        raise_if(metadata_errors(data["metadata"]) if "metadata" in data else [])
-        return JSONResponse(show.app(controller.new_app(space, name, environment, data.get("metadata"))),
-                            status_code=201)
+        created = controller.new_app(space, data["name"], data.get("environment_variables"), data.get("metadata"))
+        return JSONResponse(show.app(created), status_code=201)
 
     @app.patch("/v3/apps/{guid}")
     async def update_app(request: Request, guid: str) -> dict:
         data = await body(request)
-        if "name" in data and not isinstance(data["name"], str):
-            raise unprocessable("Name must be a string")
-        raise_if(metadata_errors(data["metadata"]) if "metadata" in data else [])
+        raise_if(app_messages.app_update_errors(data))
+        kind = (data.get("lifecycle") or {}).get("type")
+        if kind is not None and kind != "docker":
+            controller.require_write(controller.space_of(controller.get("apps", guid, "App")), "App")
+            raise unprocessable(f"Lifecycle type cannot be changed from docker to {kind}")
         return show.app(controller.update_app(guid, name=data.get("name"), metadata=data.get("metadata")))
 
     @app.delete("/v3/apps/{guid}")
     def delete_app(guid: str) -> Response:
-        return accepted(controller.delete_app(guid))
+        return ctx.accepted(controller.delete_app(guid))
 
     @app.post("/v3/apps/{guid}/actions/{action}")
     def app_action(guid: str, action: str) -> dict:
@@ -90,38 +83,59 @@ def add_app_write_routes(app: FastAPI, ctx: Context) -> None:
             raise CFError(404, 10000, "CF-NotFound", "Unknown request")
         return show.app(controller.update_app(guid, state=states[action]))
 
+    add_app_environment_and_droplet_routes(app, ctx)
+
+
+def add_app_environment_and_droplet_routes(app: FastAPI, ctx: Context) -> None:
+    """An app's environment variables and its current droplet relationship (AppsV3Controller)."""
+    controller = ctx.controller
+    show = ctx.show
+    body = ctx.body
+
     def environment(guid: str, values: dict) -> dict:
+        """AppEnvironmentVariablesPresenter."""
         return {"var": values, "links": {"self": show.href(f"/v3/apps/{guid}/environment_variables"),
                                          "app": show.href(f"/v3/apps/{guid}")}}
 
     @app.get("/v3/apps/{guid}/environment_variables")
     def app_environment(guid: str) -> dict:
+        """#show_environment_variables: reading them needs SpaceDeveloper (an auditor gets 403)."""
+        controller.require_write(controller.space_of(controller.get("apps", guid, "App")), "App")
         return environment(guid, controller.app_environment(guid))
 
     @app.patch("/v3/apps/{guid}/environment_variables")
     async def patch_app_environment(request: Request, guid: str) -> dict:
+        """#update_environment_variables: the app's 404 and 403 come before the body's 422."""
         data = await body(request)
-        values = data.get("var")
-        if not isinstance(values, dict):
-            raise unprocessable("Var must be an object")
-        return environment(guid, controller.patch_app_environment(guid, values))
+        controller.require_write(controller.space_of(controller.get("apps", guid, "App")), "App")
+        raise_if(app_messages.environment_errors(data))
+        return environment(guid, controller.patch_app_environment(guid, data["var"]))
+
+    def relationship(guid: str, droplet: str | None) -> dict:
+        """AppDropletRelationshipPresenter: ``related`` only when there is a droplet."""
+        links = {"self": show.href(f"/v3/apps/{guid}/relationships/current_droplet")}
+        if droplet:
+            links["related"] = show.href(f"/v3/apps/{guid}/droplets/current")
+        return {"data": {"guid": droplet} if droplet else None, "links": links}
+
+    @app.get("/v3/apps/{guid}/relationships/current_droplet")
+    def current_droplet_relationship(guid: str) -> dict:
+        controller.require_read(controller.space_of(controller.get("apps", guid, "App")), "App")
+        return relationship(guid, controller.current_droplet(guid)["guid"])
 
     @app.patch("/v3/apps/{guid}/relationships/current_droplet")
     async def assign_droplet(request: Request, guid: str) -> dict:
+        """#assign_current_droplet: ``data: null`` cannot remove the droplet."""
         data = await body(request)
-        try:
-            droplet = data["data"]["guid"]
-        except (KeyError, TypeError):
-            raise unprocessable("Data must be an object with a droplet guid") from None
-        controller.set_current_droplet(guid, droplet)
-        return {"data": {"guid": droplet}, "links": {
-            "self": show.href(f"/v3/apps/{guid}/relationships/current_droplet"),
-            "related": show.href(f"/v3/apps/{guid}/droplets/current")}}
-
+        if "data" in data and data["data"] is None:
+            raise unprocessable("Current droplet cannot be removed. Replace it with a preferred droplet.")
+        droplet = data["data"].get("guid") if isinstance(data.get("data"), dict) else None
+        controller.set_current_droplet(guid, droplet if isinstance(droplet, str) else None)
+        return relationship(guid, droplet)
 
 
 def add_package_and_build_routes(app: FastAPI, ctx: Context) -> None:
-    """A docker package of an image, and its build into the droplet."""
+    """A docker package of an image, and its build into the droplet (PackagesController, BuildsController)."""
     controller = ctx.controller
     show = ctx.show
     body = ctx.body
@@ -129,23 +143,17 @@ def add_package_and_build_routes(app: FastAPI, ctx: Context) -> None:
     @app.post("/v3/packages")
     async def create_package(request: Request) -> JSONResponse:
         data = await body(request)
-        if data.get("type") != "docker":
+        raise_if(app_messages.package_errors(data))
+        if data["type"] != "docker":
             raise unprocessable("The sandbox runs docker apps only: package type must be 'docker'")
-        try:
-            app_guid = data["relationships"]["app"]["data"]["guid"]
-            image = data["data"]["image"]
-        except (KeyError, TypeError):
-            raise unprocessable("Relationships App is required, Data must have an image") from None
-        package = controller.create_docker_package(app_guid, str(image))
+        package = controller.create_docker_package(data["relationships"]["app"]["data"]["guid"], data["data"])
         return JSONResponse(show.package(package), status_code=201)
 
     @app.post("/v3/builds")
     async def create_build(request: Request) -> JSONResponse:
         data = await body(request)
-        try:
-            package = data["package"]["guid"]
-        except (KeyError, TypeError):
-            raise unprocessable("Package guid is required") from None
-        return JSONResponse(show.build(controller.stage(str(package))), status_code=201)
-    ctx.add_reads(app, "/v3/packages", "packages", "Package", show.package)
-    ctx.add_reads(app, "/v3/builds", "builds", "Build", show.build)
+        raise_if(app_messages.build_errors(data))
+        return JSONResponse(show.build(controller.stage(data["package"]["guid"])), status_code=201)
+
+    ctx.add_reads(app, "/v3/packages", "packages", "Package", show.package, read_space=controller.app_space)
+    ctx.add_reads(app, "/v3/builds", "builds", "Build", show.build, read_space=controller.app_space)
