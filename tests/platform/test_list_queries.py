@@ -163,3 +163,22 @@ def test_an_apps_routes_take_the_routes_query(api) -> None:
     assert other.status_code == 200 and {r["guid"] for r in other.json()["resources"]} == {r["guid"] for r in routes}
     assert bad_query(api, "/v3/apps/no-such-app/routes", order_by="host") == (
         "Order by can only be: 'created_at', 'updated_at'")
+
+
+def test_fields_include_chosen_keys_of_related_resources(api) -> None:
+    """cloud_controller_ng ServiceInstancesListMessage fields (FieldsValidator texts) and the decorators
+    FieldServiceInstanceSpaceDecorator, FieldServiceInstancePlanDecorator, FieldServiceInstanceBrokerDecorator
+    (app/decorators/): the keys asked for, a relationships.x key as relationships: {x: {data: {guid}}}."""
+    qa = api.one("/v3/service_instances", names="register-postgres-13-qa")
+    plan = api.call("GET", f"/v3/service_plans/{qa['relationships']['service_plan']['data']['guid']}").json()
+    space = api.call("GET", f"/v3/spaces/{qa['relationships']['space']['data']['guid']}").json()
+    listed = api.call("GET", "/v3/service_instances", params={
+        "names": "register-postgres-13-qa", "fields[space]": "name,relationships.organization",
+        "fields[service_plan]": "guid,name", "fields[service_plan.service_offering.service_broker]": "name"})
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["included"] == {
+        "spaces": [{"name": "bat-qa", "relationships": {"organization": space["relationships"]["organization"]}}],
+        "service_plans": [{"guid": plan["guid"], "name": plan["name"]}],
+        "service_brokers": [{"name": "rds-broker"}]}
+    assert bad_query(api, "/v3/service_instances", **{"fields[space]": "size"}) == (
+        "Fields valid keys for 'space' are: 'guid', 'name', 'relationships.organization'")

@@ -27,8 +27,11 @@ def add_routes(app: FastAPI, ctx: Context) -> None:
     broker = {"broker_catalog_ids": lambda r: r["broker_catalog"]["id"],
               "service_broker_guids": lambda r: BROKER_GUID, "service_broker_names": lambda r: BROKER_NAME,
               "available": lambda r: str(r["available"]).lower()}
+    # FieldServiceOfferingServiceBrokerDecorator, FieldServicePlanServiceBrokerDecorator: the page's brokers
+    brokers = [{"name": BROKER_NAME, "guid": BROKER_GUID}]
     ctx.add_reads(app, "/v3/service_offerings", "service_offerings", "Service offering", ctx.show.service_offering,
-                  list_messages.SERVICE_OFFERINGS, {"names": lambda r: r["name"], **broker, **visibility})
+                  list_messages.SERVICE_OFFERINGS, {"names": lambda r: r["name"], **broker, **visibility},
+                  fields=(("service_broker", "service_brokers", lambda page: brokers if page else []),))
     ctx.add_reads(app, "/v3/service_plans", "service_plans", "Service plan", ctx.show.service_plan,
                   list_messages.SERVICE_PLANS, {
                       "names": lambda r: r["name"], **broker, **visibility, "service_instance_guids": instance_plans,
@@ -40,4 +43,6 @@ def add_routes(app: FastAPI, ctx: Context) -> None:
                             (("space.organization",), "organizations", lambda page: []),
                             (("service_offering",), "service_offerings", lambda page: ctx.related(
                                 "service_offerings", {p["relationships"]["service_offering"]["data"]["guid"]
-                                                      for p in page}, ctx.show.service_offering))))
+                                                      for p in page}, ctx.show.service_offering))),
+                  fields=(("service_offering.service_broker", "service_brokers",
+                           lambda page: brokers if page else []),))

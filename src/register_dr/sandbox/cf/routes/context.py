@@ -14,6 +14,7 @@ from register_dr.sandbox.cf.controller import CFError, CloudController, Resource
 from register_dr.sandbox.cf.faults import Faults
 from register_dr.sandbox.cf.presenter import Presenter, paginate
 from register_dr.sandbox.cf.routes import list_query
+from register_dr.sandbox.cf.routes.fields import Field, included_fields
 from register_dr.sandbox.cf.routes.list_query import ListMessage
 from register_dr.sandbox.uaa.tokens import Uaa
 
@@ -70,9 +71,10 @@ class Context:
         return Response(status_code=202, headers={"Location": f"{self.base}/v3/jobs/{job['guid']}"})
 
     def listing(self, request: Request, items: list[Resource], present: Callable[[Resource], dict],
-                includes: tuple[Include, ...] = ()) -> JSONResponse:
-        """One page of ``items``, and what the query's ``include`` asks for, for the resources of that page (the
-        Include*Decorator classes of cloud_controller_ng app/decorators/, applied by PaginatedListPresenter)."""
+                includes: tuple[Include, ...] = (), fields: tuple[Field, ...] = ()) -> JSONResponse:
+        """One page of ``items``, and what the query's ``include`` and ``fields[...]`` ask for, for the resources
+        of that page (the Include*Decorator and Field*Decorator classes of cloud_controller_ng app/decorators/,
+        applied by PaginatedListPresenter)."""
         page = paginate(request, self.base, items)
         resources = page["resources"]
         page["resources"] = [present(r) for r in resources]
@@ -80,6 +82,9 @@ class Context:
         for values, key, related in includes:
             if asked & set(values):
                 page.setdefault("included", {})[key] = related(resources)
+        page.setdefault("included", {}).update(included_fields(request, resources, fields))
+        if not page["included"]:
+            del page["included"]
         return JSONResponse(page)
 
     def related(self, collection: str, guids: set[str], present: Callable[[Resource], dict]) -> list[dict]:
@@ -113,7 +118,7 @@ class Context:
         query = {**list_query.parse(request, message), **(fixed or {})}
         requirements = list_query.check(query, message)
         unmodelled = [k for k in query if k in message.keys and k not in filters
-                      and k not in ("label_selector", "include")]
+                      and k not in ("label_selector", "include", "fields")]
         if unmodelled:
             raise CFError(400, 10005, "CF-BadQueryParameter", "The query parameter is invalid: the sandbox does not "
                           "model '" + "', '".join(unmodelled) + "' (the platform accepts it); leave it out")
@@ -134,7 +139,8 @@ class Context:
     def add_reads(self, app: FastAPI, path: str, collection: str, kind: str, present: Callable[[Resource], dict],
                   message: ListMessage | None = None, filters: dict[str, Callable[[Resource], Any]] | None = None, *,
                   space: Callable[[Resource], str] | None = None, org: Callable[[Resource], str] | None = None,
-                  read_space: Callable[[Resource], str] | None = None, includes: tuple[Include, ...] = ()) -> None:
+                  read_space: Callable[[Resource], str] | None = None, includes: tuple[Include, ...] = (),
+                  fields: tuple[Field, ...] = ()) -> None:
         """GET ``path`` (the filtered, paginated list the user may see; only with ``message``) and GET
         ``path/{guid}`` (one resource; 404 ``kind`` not found when it does not exist, or when ``read_space`` names a
         space the user cannot read)."""
@@ -144,7 +150,7 @@ class Context:
 
             def list_resources(request: Request) -> JSONResponse:
                 items = self.filtered(request, collection, rules, wanted, space=space, org=org)
-                return self.listing(request, items, present, includes)
+                return self.listing(request, items, present, includes, fields)
 
             app.add_api_route(path, list_resources, methods=["GET"], name=f"list_{collection}")
 

@@ -5,14 +5,44 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from register_dr.sandbox.broker.catalog import PLANS
-from register_dr.sandbox.cf.controller import unprocessable
+from register_dr.sandbox.broker.catalog import BROKER_GUID, BROKER_NAME, OFFERING_GUID, PLANS
+from register_dr.sandbox.cf.controller import Resource, unprocessable
 from register_dr.sandbox.cf.metadata import metadata_errors
 from register_dr.sandbox.cf.routes import list_messages
 from register_dr.sandbox.cf.routes.context import Context, check_fields, check_query, raise_if
+from register_dr.sandbox.cf.routes.fields import Field
 
 CREATE_FIELDS = ("type", "name", "relationships", "parameters", "tags", "metadata")
 UPDATE_FIELDS = ("name", "tags", "parameters", "relationships", "maintenance_info", "metadata")
+
+
+def instance_fields(ctx: Context) -> tuple[Field, ...]:
+    """ServiceInstancesController's Field*Decorators: FieldServiceInstanceSpaceDecorator and
+    FieldServiceInstanceOrganizationDecorator (always a block), FieldServiceInstancePlanDecorator,
+    FieldServiceInstanceOfferingDecorator and FieldServiceInstanceBrokerDecorator (none for a page without managed
+    instances)."""
+    controller, show = ctx.controller, ctx.show
+
+    def spaces(page: list[Resource]) -> list[dict]:
+        return ctx.related("spaces", {controller.space_of(r) for r in page}, show.space)
+
+    def orgs(page: list[Resource]) -> list[dict]:
+        return ctx.related("organizations", {controller.org_of_space(controller.space_of(r)) for r in page},
+                           show.organization)
+
+    def plans(page: list[Resource]) -> list[dict] | None:
+        wanted = {r["relationships"]["service_plan"]["data"]["guid"] for r in page}
+        return ctx.related("service_plans", wanted, show.service_plan) if page else None
+
+    def offerings(page: list[Resource]) -> list[dict] | None:
+        return ctx.related("service_offerings", {OFFERING_GUID}, show.service_offering) if page else None
+
+    def brokers(page: list[Resource]) -> list[dict] | None:
+        return [{"name": BROKER_NAME, "guid": BROKER_GUID}] if page else None
+
+    return (("space", "spaces", spaces), ("space.organization", "organizations", orgs),
+            ("service_plan", "service_plans", plans), ("service_plan.service_offering", "service_offerings", offerings),
+            ("service_plan.service_offering.service_broker", "service_brokers", brokers))
 
 
 def add_routes(app: FastAPI, ctx: Context) -> None:
@@ -35,7 +65,7 @@ def add_routes(app: FastAPI, ctx: Context) -> None:
             "organization_guids": lambda r: controller.org_of_space(controller.space_of(r)),
             "service_plan_guids": plan_guid, "service_plan_names": lambda r: plan_names[plan_guid(r)],
             "type": lambda r: r["type"]}, space=controller.space_of)
-        return listing(request, items, show.service_instance)
+        return listing(request, items, show.service_instance, fields=instance_fields(ctx))
 
     @app.get("/v3/service_instances/{guid}")
     def get_instance(request: Request, guid: str) -> dict:
