@@ -3,14 +3,16 @@
 `cf push --docker-image` and Terraform's cloudfoundry_app make an app through the v3 API as: an app with the docker
 lifecycle, a docker package holding the image, a build that stages it into a droplet, the droplet assigned as
 current, then start (cloud_controller_ng app/actions: AppCreate, PackageCreate, BuildCreate, AppAssignDroplet,
-AppStart). A build starts STAGING with no droplet (BuildCreate#create_and_stage) and is STAGED with its droplet at the
-poller's next round: staging a docker package only records the image. Deleting an app or a route answers a job
-(``app.delete``, ``route.delete``), as v3 does.
+AppStart). A build starts STAGING with no droplet (BuildCreate#create_and_stage) and is STAGED with its droplet a
+moment later (STAGING_SECONDS, in every timing profile: staging a docker package only records the image; the poller
+finishes a build a restart left STAGING). Deleting an app or a route answers a job (``app.delete``,
+``route.delete``), as v3 does.
 """
 
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Callable
 
 from register_dr.sandbox.cf.errors import CFError, not_found, unprocessable
@@ -25,6 +27,7 @@ INVALID_PACKAGE = "Unable to use package. Ensure that the package exists and you
 INVALID_DROPLET = "Unable to assign current droplet. Ensure the droplet exists and belongs to this app."
 # config/cloud_controller.yml defaults: a build's staging limits are the web process's (default_app_memory,
 # default_app_disk_in_mb, default_app_log_rate_limit_in_bytes_per_second)
+STAGING_SECONDS = 0.2
 STAGING_LIMITS = {"staging_memory_in_mb": 1024, "staging_disk_in_mb": 1024,
                   "staging_log_rate_limit_bytes_per_second": 1_048_576}
 
@@ -132,29 +135,35 @@ class DockerApps(Permissions, Jobs):
         if app is None or not self.can_write_space(self.space_of(app)):
             raise unprocessable(INVALID_PACKAGE)
         user = current_user.get()
-        return self._add("builds", {
+        build = self._add("builds", {
             "state": "STAGING", **STAGING_LIMITS, "error": None, "lifecycle": {"type": "docker", "data": {}},
             "package": {"guid": package_guid}, "droplet": None,
             "created_by": {"guid": user or "", "name": user or "", "email": None},
             "relationships": {"app": {"data": {"guid": app["guid"]}}}})
+        timer = threading.Timer(STAGING_SECONDS, self._staged, args=(build["guid"],))
+        timer.daemon = True
+        timer.start()
+        return build
 
     def poll_once(self) -> None:
         super().poll_once()
-        self.finish_staging()
-
-    def finish_staging(self) -> None:
-        """Builds still STAGING get their droplet and are STAGED (Diego's staging-complete callback)."""
         for build in self.list("builds", lambda b: b["state"] == "STAGING"):
-            package = self.get("packages", build["package"]["guid"], "Package")
+            self._staged(build["guid"])
+
+    def _staged(self, build_guid: str) -> None:
+        """A build still STAGING gets its droplet and is STAGED (Diego's staging-complete callback)."""
+        with self._lock:
+            build = self.state["builds"].get(build_guid)
+            if build is None or build["state"] != "STAGING":
+                return
+            package = self.state["packages"][build["package"]["guid"]]
             droplet = self._add("droplets", {
                 "state": "STAGED", "error": None, "lifecycle": {"type": "docker", "data": {}}, "checksum": None,
                 "buildpacks": None, "stack": None, "image": package["data"]["image"], "execution_metadata": "",
                 "process_types": {"web": ""}, "package_guid": package["guid"],
                 "relationships": {"app": {"data": {"guid": build["relationships"]["app"]["data"]["guid"]}}}})
-            with self._lock:
-                stored = self.state["builds"][build["guid"]]
-                stored.update(state="STAGED", droplet={"guid": droplet["guid"]}, updated_at=_now())
-                self._save()
+            build.update(state="STAGED", droplet={"guid": droplet["guid"]}, updated_at=_now())
+            self._save()
 
     def set_current_droplet(self, app_guid: str, droplet_guid: str | None) -> Resource:
         """AppAssignDroplet#assign: a droplet that does not exist or belongs to another app is invalid (422)."""
