@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
 
 from register_dr.sandbox.cf.errors import not_found, unprocessable
-from register_dr.sandbox.cf.store import Resource, Store, _guid, _now
+from register_dr.sandbox.cf.permissions import Permissions
+from register_dr.sandbox.cf.store import Resource, _guid, _now
 
 
-class PlatformResources(Store):
+class PlatformResources(Permissions):
     def create_org(self, name: str) -> Resource:
         return self._add("organizations", {"name": name, "suspended": False, "relationships": {}})
 
@@ -65,28 +65,52 @@ class PlatformResources(Store):
         })
 
     def map_route(self, route_guid: str, app_guid: str) -> Resource:
-        return self.add_destinations(route_guid, [app_guid])
+        return self.add_destinations(route_guid, [{"app": {"guid": app_guid}}])
 
-    def add_destinations(self, route_guid: str, app_guids: Iterable[str]) -> Resource:
+    def _destination_apps(self, route: Resource, app_guids: list[str]) -> None:
+        """RoutesController#apps_hash: validate_app_guids! and validate_app_spaces! (422s)."""
         with self._lock:
-            route = self.state["routes"].get(route_guid)
-            if route is None:
-                raise not_found("Route")
-            for app_guid in app_guids:
-                self.get("apps", app_guid, "App")
-                if any(d["app"]["guid"] == app_guid for d in route["destinations"]):
+            missing = [g for g in dict.fromkeys(app_guids) if g not in self.state["apps"]]
+        if missing:
+            raise unprocessable('App(s) with guid(s) "' + '", "'.join(missing) + '" do not exist.')
+        spaces = {g: self.space_of(self.get("apps", g, "App")) for g in app_guids}
+        hidden = [g for g in dict.fromkeys(app_guids) if not self.can_read_space(spaces[g])]
+        if hidden:
+            raise unprocessable('App(s) with guid(s) "' + '", "'.join(hidden) + '" you do not have access.')
+        if any(space != self.space_of(route) for space in spaces.values()):
+            raise unprocessable("Routes destinations must be in either the route's space or the route's shared "
+                                "spaces")
+
+    def add_destinations(self, route_guid: str, wanted: list[dict]) -> Resource:
+        """RoutesController#insert_destinations: 404 for a route the user cannot read, 403 without SpaceDeveloper,
+        then the apps' checks; UpdateRouteDestinations.add skips a destination the route already has (same app,
+        process and port)."""
+        route = self.get("routes", route_guid, "Route")
+        self.require_write(self.space_of(route), "Route")
+        self._destination_apps(route, [d["app"]["guid"] for d in wanted])
+        with self._lock:
+            route = self.state["routes"][route_guid]
+            now = _now()
+            for given in wanted:
+                process = (given["app"].get("process") or {}).get("type", "web")
+                port = given.get("port") or 8080
+                if any((d["app"]["guid"], d["app"]["process"]["type"], d["port"]) == (given["app"]["guid"], process,
+                                                                                         port)
+                       for d in route["destinations"]):
                     continue
-                route["destinations"].append({"guid": _guid(), "app": {"guid": app_guid, "process": {"type": "web"}},
-                                              "weight": None, "port": 8080, "protocol": "http1"})
-            route["updated_at"] = _now()
+                route["destinations"].append({
+                    "guid": _guid(), "app": {"guid": given["app"]["guid"], "process": {"type": process}},
+                    "weight": None, "port": port, "protocol": given.get("protocol") or "http1",
+                    "created_at": now, "updated_at": now})
+            route["updated_at"] = now
             self._save()
             return copy.deepcopy(route)
 
     def remove_destination(self, route_guid: str, destination_guid: str) -> None:
+        """RoutesController#destroy_destination: 404 / 403 as for an insert, then unprocessable_destination!."""
+        self.require_write(self.space_of(self.get("routes", route_guid, "Route")), "Route")
         with self._lock:
-            route = self.state["routes"].get(route_guid)
-            if route is None:
-                raise not_found("Route")
+            route = self.state["routes"][route_guid]
             before = len(route["destinations"])
             route["destinations"] = [d for d in route["destinations"] if d["guid"] != destination_guid]
             if len(route["destinations"]) == before:

@@ -101,8 +101,17 @@ class Presenter:
         out["links"] = {"self": self.href(f"/v3/domains/{r['guid']}")}
         return out
 
+    @staticmethod
+    def destinations(r: Resource) -> list[dict[str, Any]]:
+        """RouteDestinationsPresenter#presented_destinations: sorted by guid, each with its times."""
+        return [{"guid": d["guid"], "app": d["app"], "weight": d["weight"], "port": d["port"],
+                 "protocol": d["protocol"], "created_at": d.get("created_at", r["created_at"]),
+                 "updated_at": d.get("updated_at", r["created_at"])}
+                for d in sorted(r["destinations"], key=lambda d: d["guid"])]
+
     def route(self, r: Resource) -> dict[str, Any]:
         out = self.common(r, ["protocol", "host", "path", "port", "url", "destinations", "relationships"])
+        out["destinations"] = self.destinations(r)
         g = r["guid"]
         out["links"] = {"self": self.href(f"/v3/routes/{g}"), "space": self.href(f"/v3/spaces/{self.cc.space_of(r)}"),
                         "domain": self.href(f"/v3/domains/{r['relationships']['domain']['data']['guid']}"),

@@ -3,7 +3,8 @@ message finds is one full message, and they answer together as one 422 Unprocess
 (V3ErrorsHelper#unprocessable!, ApiError#message).
 
 Sources: app/messages/app_create_message.rb, app_update_message.rb, update_environment_variables_message.rb,
-package_create_message.rb with validators/docker_data_validator.rb, build_create_message.rb; base_message.rb
+package_create_message.rb with validators/docker_data_validator.rb, build_create_message.rb,
+route_update_destinations_message.rb; base_message.rb
 (NoAdditionalKeysValidator), validators.rb (RelationshipValidator, ToOneRelationshipValidator, StringValidator,
 HashValidator, EnvironmentVariablesStringValuesValidator, LifecycleValidator) and metadata_base_message.rb
 (MetadataValidator, first when metadata is given).
@@ -142,4 +143,45 @@ def build_errors(data: dict) -> list[str]:
         found.append("Package guid must be a string")
     if not isinstance(guid, str) or not 1 <= len(guid) <= 200:
         found.append("Package guid must be between 1 and 200 characters")
+    return found
+
+
+def _destination_errors(index: int, given: Any) -> list[str]:
+    """RouteUpdateDestinationsMessage#validate_destination_contents for one destination of an insert."""
+    label = f"Destinations[{index}]:"
+    if not isinstance(given, dict):
+        return [f"{label} must be an object."]
+    if "app" not in given:
+        return [f'{label} must have an "app".']
+    if set(given) - {"app", "weight", "port", "protocol"}:
+        return [f'{label} must have only "app" and optionally "weight", "port" or "protocol".']
+    found = []
+    app = given["app"]
+    guid = app.get("guid") if isinstance(app, dict) else None
+    if not isinstance(guid, str) or not 1 <= len(guid) < 200:
+        found.append(f'{label} app must have the structure {{"guid": "app_guid"}}')
+    else:
+        process = app.get("process")
+        if process is not None and not (isinstance(process, dict) and list(process) == ["type"]
+                                        and isinstance(process["type"], str) and process["type"]):
+            found.append(f'{label} process must have the structure {{"type": "process_type"}}')
+    if given.get("weight"):
+        found.append(f"{label} weighted destinations can only be used when replacing all destinations.")
+    port = given.get("port")
+    if port and not (isinstance(port, int) and 1024 <= port <= 65535):
+        found.append(f"{label} port must be a positive integer between 1024 and 65535 inclusive.")
+    protocol = given.get("protocol")
+    if protocol and protocol not in ("http1", "http2", "tcp"):
+        found.append(f"{label} protocol must be 'http1', 'http2' or 'tcp'.")
+    return found
+
+
+def destinations_errors(data: dict) -> list[str]:
+    """RouteUpdateDestinationsMessage (an insert: 1 to 100 destinations, no weights)."""
+    found = _unknown(data, ("destinations",))
+    given = data.get("destinations")
+    if not isinstance(given, list) or not 1 <= len(given) <= 100:
+        return [*found, "Destinations must be an array containing between 1 and 100 destination objects."]
+    for index, destination in enumerate(given):
+        found += _destination_errors(index, destination)
     return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +11,8 @@ from fastapi.responses import JSONResponse, Response
 
 from register_dr.sandbox.cf.controller import CloudController, Resource, unprocessable
 from register_dr.sandbox.cf.routes import list_messages
-from register_dr.sandbox.cf.routes.context import Context, Include
+from register_dr.sandbox.cf.routes.app_messages import destinations_errors
+from register_dr.sandbox.cf.routes.context import Context, Include, raise_if
 
 
 def route_filters(controller: CloudController) -> dict[str, Callable[[Resource], Any]]:
@@ -59,23 +61,30 @@ def add_routes(app: FastAPI, ctx: Context) -> None:
         return JSONResponse(show.route(route), status_code=201)
 
     def destinations(guid: str, route: Resource) -> dict:
-        return {"destinations": route["destinations"], "links": {
+        """RouteDestinationsPresenter."""
+        return {"destinations": show.destinations(route), "links": {
             "self": show.href(f"/v3/routes/{guid}/destinations"), "route": show.href(f"/v3/routes/{guid}")}}
 
     @app.get("/v3/routes/{guid}/destinations")
-    def route_destinations(guid: str) -> dict:
+    def route_destinations(request: Request, guid: str) -> dict:
+        """RoutesController#index_destinations: RouteDestinationsListMessage (guids, app_guids), whose errors
+        answer 422; 404 for a route the user cannot read."""
+        query = {k: re.split(r",\s*", v) for k, v in request.query_params.items()}
+        unknown = [k for k in query if k not in ("guids", "app_guids")]
+        if unknown:
+            raise unprocessable("Unknown query parameter(s): '" + "', '".join(unknown)
+                                + "'. Valid parameters are: 'guids', 'app_guids'")
         route = controller.get("routes", guid, "Route")
+        controller.require_read(controller.space_of(route), "Route")
+        route["destinations"] = [d for d in route["destinations"] if d["guid"] in query.get("guids", [d["guid"]])
+                                 and d["app"]["guid"] in query.get("app_guids", [d["app"]["guid"]])]
         return destinations(guid, route)
 
     @app.post("/v3/routes/{guid}/destinations")
     async def insert_destinations(request: Request, guid: str) -> dict:
         data = await body(request)
-        try:
-            apps = [d["app"]["guid"] for d in data["destinations"]]
-        except (KeyError, TypeError):
-            raise unprocessable("Destinations must be a list of objects with an app guid") from None
-        route = controller.add_destinations(guid, apps)
-        return destinations(guid, route)
+        raise_if(destinations_errors(data))
+        return destinations(guid, controller.add_destinations(guid, data["destinations"]))
 
     @app.delete("/v3/routes/{guid}/destinations/{destination_guid}")
     def remove_destination(guid: str, destination_guid: str) -> Response:
