@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 
 from register_dr.sandbox.cf.errors import not_found, unprocessable
-from register_dr.sandbox.cf.permissions import Permissions
+from register_dr.sandbox.cf.metadata import merge_metadata
+from register_dr.sandbox.cf.permissions import Permissions, not_authorized
 from register_dr.sandbox.cf.store import Resource, _guid, _now
 
 
@@ -51,16 +52,33 @@ class PlatformResources(Permissions):
                                      "supported_protocols": ["http"], "relationships": {
                                          "organization": {"data": None}, "shared_organizations": {"data": []}}})
 
-    def create_route(self, space_guid: str, domain_guid: str, host: str, path: str = "") -> Resource:
-        self.get("spaces", space_guid, "Space")
-        domain = self.get("domains", domain_guid, "Domain")
-        for route in self.list("routes"):
-            if (route["host"], route["path"], route["relationships"]["domain"]["data"]["guid"]) == (
-                    host, path, domain_guid):
-                raise unprocessable(f"Route already exists with host '{host}' for domain '{domain['name']}'.")
+    def create_route(self, space_guid: str, domain_guid: str, host: str, path: str = "",
+                     metadata: dict | None = None) -> Resource:
+        """RoutesController#create: a space or domain that does not exist is invalid (422), a space the user
+        cannot manage apps in is 403 (readable or not); then RouteCreate's model checks: a host on a shared
+        domain, one route per host, domain and path."""
+        with self._lock:
+            known_space = space_guid in self.state["spaces"]
+            domain = copy.deepcopy(self.state["domains"].get(domain_guid))
+        if not known_space:
+            raise unprocessable("Invalid space. Ensure that the space exists and you have access to it.")
+        if domain is None:
+            raise unprocessable("Invalid domain. Ensure that the domain exists and you have access to it.")
+        if not self.can_write_space(space_guid):
+            raise not_authorized()
+        name = domain["name"]
+        if not host and domain["relationships"]["organization"]["data"] is None:
+            raise unprocessable("Missing host. Routes in shared domains must have a host defined.")
+        if self.list("routes", lambda r: (r["host"], r["path"], r["relationships"]["domain"]["data"]["guid"]) == (
+                host, path, domain_guid)):
+            raise unprocessable(
+                (f"Route already exists with host '{host}'" if host else "Route already exists")
+                + (f" and path '{path}'" if host and path else f" with path '{path}'" if path else "")
+                + f" for domain '{name}'.")
         return self._add("routes", {
             "protocol": "http", "host": host, "path": path, "port": None,
-            "url": f"{host}.{domain['name']}{path}" if host else f"{domain['name']}{path}", "destinations": [],
+            "url": f"{host}.{name}{path}" if host else f"{name}{path}", "destinations": [], "options": {},
+            "metadata": merge_metadata(None, metadata),
             "relationships": {"space": {"data": {"guid": space_guid}}, "domain": {"data": {"guid": domain_guid}}},
         })
 

@@ -110,8 +110,10 @@ class Presenter:
                 for d in sorted(r["destinations"], key=lambda d: d["guid"])]
 
     def route(self, r: Resource) -> dict[str, Any]:
+        """app/presenters/v3/route_presenter.rb (options: {} for a route made without)."""
         out = self.common(r, ["protocol", "host", "path", "port", "url", "destinations", "relationships"])
         out["destinations"] = self.destinations(r)
+        out["options"] = r.get("options", {})
         g = r["guid"]
         out["links"] = {"self": self.href(f"/v3/routes/{g}"), "space": self.href(f"/v3/spaces/{self.cc.space_of(r)}"),
                         "domain": self.href(f"/v3/domains/{r['relationships']['domain']['data']['guid']}"),

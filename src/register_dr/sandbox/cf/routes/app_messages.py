@@ -4,7 +4,7 @@ message finds is one full message, and they answer together as one 422 Unprocess
 
 Sources: app/messages/app_create_message.rb, app_update_message.rb, update_environment_variables_message.rb,
 package_create_message.rb with validators/docker_data_validator.rb, build_create_message.rb,
-route_update_destinations_message.rb; base_message.rb
+route_update_destinations_message.rb, route_create_message.rb; base_message.rb
 (NoAdditionalKeysValidator), validators.rb (RelationshipValidator, ToOneRelationshipValidator, StringValidator,
 HashValidator, EnvironmentVariablesStringValuesValidator, LifecycleValidator) and metadata_base_message.rb
 (MetadataValidator, first when metadata is given).
@@ -30,21 +30,22 @@ def _metadata(data: dict) -> list[str]:
     return metadata_errors(data["metadata"]) if "metadata" in data else []
 
 
-def _to_one(relationships: Any, name: str) -> list[str]:
-    """RelationshipValidator with a Relationships message of one required to-one relationship ``name``."""
+def _to_one(relationships: Any, *names: str) -> list[str]:
+    """RelationshipValidator with a Relationships message of required to-one relationships ``names``."""
     if not isinstance(relationships, dict):
         return ["Relationships 'relationships' is not an object"]
     if not relationships:
         return ["Relationships 'relationships' must include one or more valid relationships"]
-    found = _unknown(relationships, (name,), "Relationships ")
-    relation = relationships.get(name)
-    label = name.capitalize()
-    if relation is None:
-        found.append(f"Relationships {label} can't be blank")
-    data = relation.get("data") if isinstance(relation, dict) else None
-    if not isinstance(data, dict) or not isinstance(data.get("guid"), str) or not data["guid"]:
-        found.append(f"Relationships {label} must be structured like this: \"{name}: {{\"data\": {{\"guid\": "
-                     f"\"valid-guid\"}}}}\"")
+    found = _unknown(relationships, names, "Relationships ")
+    for name in names:
+        relation = relationships.get(name)
+        label = name.capitalize()
+        if relation is None:
+            found.append(f"Relationships {label} can't be blank")
+        data = relation.get("data") if isinstance(relation, dict) else None
+        if not isinstance(data, dict) or not isinstance(data.get("guid"), str) or not data["guid"]:
+            found.append(f"Relationships {label} must be structured like this: \"{name}: {{\"data\": {{\"guid\": "
+                         f"\"valid-guid\"}}}}\"")
     return found
 
 
@@ -185,3 +186,30 @@ def destinations_errors(data: dict) -> list[str]:
     for index, destination in enumerate(given):
         found += _destination_errors(index, destination)
     return found
+
+
+def _text(data: dict, key: str, maximum: int, formats: tuple[tuple[str, bool, str], ...]) -> list[str]:
+    """StringValidator, length and format validations of one optional text field."""
+    value = data.get(key)
+    label = key.capitalize()
+    if value is None:
+        return []
+    if not isinstance(value, str):
+        return [f"{label} must be a string"]
+    found = [f"{label} is too long (maximum is {maximum} characters)"] if len(value) > maximum else []
+    for pattern, matches, text in formats:
+        if bool(re.search(pattern, value, re.ASCII)) != matches:
+            found.append(f"{label} {text}")
+    return found
+
+
+def route_errors(data: dict) -> list[str]:
+    """RouteCreateMessage: host and path formats, relationships space and domain, no other field."""
+    found = _metadata(data) + _text(data, "host", 63, (
+        (r"\A([\w-]+|\*)?\Z", True, 'must be either "*" or contain only alphanumeric characters, "_", or "-"'),))
+    found += _text(data, "path", 128, ((r"\A(/.*|)\Z", True, "must begin with /"), (r"\?", False, "cannot contain ?"),
+                                      (r"\A/\Z", False, "cannot be exactly /")))
+    if not data.get("relationships"):
+        found.append("Relationships can't be blank")
+    found += _unknown(data, ("host", "path", "port", "relationships", "options", "metadata"))
+    return found + _to_one(data.get("relationships"), "space", "domain")

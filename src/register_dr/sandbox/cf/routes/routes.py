@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 
 from register_dr.sandbox.cf.controller import CloudController, Resource, unprocessable
 from register_dr.sandbox.cf.routes import list_messages
-from register_dr.sandbox.cf.routes.app_messages import destinations_errors
+from register_dr.sandbox.cf.routes.app_messages import destinations_errors, route_errors
 from register_dr.sandbox.cf.routes.context import Context, Include, raise_if
 
 
@@ -52,12 +52,10 @@ def add_routes(app: FastAPI, ctx: Context) -> None:
     @app.post("/v3/routes")
     async def create_route(request: Request) -> JSONResponse:
         data = await body(request)
-        try:
-            rel = data["relationships"]
-            route = controller.create_route(rel["space"]["data"]["guid"], rel["domain"]["data"]["guid"],
-                                            str(data.get("host", "")), str(data.get("path", "")))
-        except (KeyError, TypeError):
-            raise unprocessable("Relationships 'space' and 'domain' are required") from None
+        raise_if(route_errors(data))
+        rel = data["relationships"]
+        route = controller.create_route(rel["space"]["data"]["guid"], rel["domain"]["data"]["guid"],
+                                        data.get("host") or "", data.get("path") or "", data.get("metadata"))
         return JSONResponse(show.route(route), status_code=201)
 
     def destinations(guid: str, route: Resource) -> dict:

@@ -1,7 +1,8 @@
-"""Route destinations, as Terraform's cloudfoundry_app maps its routes and maintenance mode moves the web route to the
-maintenance app and back (cloud_controller_ng app/controllers/v3/routes_controller.rb #insert_destinations,
-#index_destinations, #destroy_destination, app/messages/route_update_destinations_message.rb and
-app/presenters/v3/route_destinations_presenter.rb)."""
+"""Routes and their destinations, as Terraform makes the web route, its cloudfoundry_app maps it and maintenance mode
+moves it to the maintenance app and back (cloud_controller_ng app/controllers/v3/routes_controller.rb #create,
+#insert_destinations, #index_destinations, #destroy_destination, app/messages/route_create_message.rb,
+route_update_destinations_message.rb, app/actions/route_create.rb and app/presenters/v3/route_presenter.rb,
+route_destinations_presenter.rb)."""
 
 from __future__ import annotations
 
@@ -94,3 +95,37 @@ def test_destinations_are_shown_by_guid_with_their_times_and_not_doubled(api, ro
     assert listed.status_code == 200 and listed.json()["destinations"] == []
     assert refusal(api, api.call("GET", route["path"], params={"per_page": "5"})) == (
         "Unknown query parameter(s): 'per_page'. Valid parameters are: 'guids', 'app_guids'")
+
+
+def test_route_create_refusals(api, auditor, no_role, route: dict) -> None:
+    """RouteCreateMessage (host and path formats, relationships, NoAdditionalKeysValidator), RoutesController
+    #create (unprocessable_space!, unprocessable_domain!, unauthorized! unless can_manage_apps_in_active_space?,
+    readable or not) and RouteCreate#validation_error_host! / #validation_error_path! (a shared domain needs a
+    host; one route per host, domain and path)."""
+    relationships = route["relationships"]
+    domain = api.call("GET", f"/v3/domains/{relationships['domain']['data']['guid']}").json()["name"]
+
+    def create(**body: object) -> object:
+        return api.call("POST", "/v3/routes", json={"relationships": relationships, **body})
+
+    assert refusal(api, create(host=route["host"])) == (
+        f"Route already exists with host '{route['host']}' for domain '{domain}'.")
+    admin = create(host=route["host"], path="/admin")
+    assert admin.status_code == 201, admin.text
+    taken = create(host=route["host"], path="/admin")
+    api.call("DELETE", f"/v3/routes/{admin.json()['guid']}")
+    assert refusal(api, taken) == (
+        f"Route already exists with host '{route['host']}' and path '/admin' for domain '{domain}'.")
+    assert refusal(api, create()) == "Missing host. Routes in shared domains must have a host defined."
+    assert refusal(api, create(host="a b", path="admin")) == (
+        'Host must be either "*" or contain only alphanumeric characters, "_", or "-", Path must begin with /')
+    assert refusal(api, create(host="x", colour="blue")) == "Unknown field(s): 'colour'"
+    assert refusal(api, api.call("POST", "/v3/routes", json={"host": "x"})) == (
+        "Relationships can't be blank, Relationships 'relationships' is not an object")
+    nowhere = {"space": {"data": {"guid": "no-such-space"}}, "domain": relationships["domain"]}
+    assert refusal(api, api.call("POST", "/v3/routes", json={"host": "x", "relationships": nowhere})) == (
+        "Invalid space. Ensure that the space exists and you have access to it.")
+    for user in (auditor, no_role):
+        denied = user.call("POST", "/v3/routes", json={"host": api.unique("x"), "relationships": relationships})
+        assert denied.status_code == 403 and user.error(denied)["code"] == 10003
+    assert route["options"] == {}
