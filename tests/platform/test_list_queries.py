@@ -182,3 +182,26 @@ def test_fields_include_chosen_keys_of_related_resources(api) -> None:
         "service_brokers": [{"name": "rds-broker"}]}
     assert bad_query(api, "/v3/service_instances", **{"fields[space]": "size"}) == (
         "Fields valid keys for 'space' are: 'guid', 'name', 'relationships.organization'")
+
+
+def test_show_endpoints_take_their_show_message(api) -> None:
+    """cloud_controller_ng AppShowMessage (include, checked before the app's 404), ServiceInstanceShowMessage
+    (fields, after the instance's 404) and ServiceCredentialBindingShowMessage (include), with the same decorators
+    as their lists."""
+    web = api.one("/v3/apps", names="register-qa")
+    shown = api.call("GET", f"/v3/apps/{web['guid']}", params={"include": "space,org"}).json()
+    assert [s["name"] for s in shown["included"]["spaces"]] == ["bat-qa"]
+    assert [o["name"] for o in shown["included"]["organizations"]] == ["dfe"]
+    assert bad_query(api, f"/v3/apps/{web['guid']}", colour="blue") == (
+        "Unknown query parameter(s): 'colour'. Valid parameters are: 'include'")
+    assert bad_query(api, "/v3/apps/no-such-app", include="routes") == (
+        "Invalid included resource: 'routes'. Valid included resources are: 'space', 'org', 'space.organization'")
+    qa = api.one("/v3/service_instances", names="register-postgres-13-qa")
+    fields = api.call("GET", f"/v3/service_instances/{qa['guid']}", params={"fields[space]": "name"}).json()
+    assert fields["included"] == {"spaces": [{"name": "bat-qa"}]}
+    assert bad_query(api, f"/v3/service_instances/{qa['guid']}", **{"fields[space]": "relationships.organization"}) == (
+        "Fields valid keys for 'space' are: 'name', 'guid'")
+    key = api.one("/v3/service_credential_bindings", service_instance_guids=qa["guid"])
+    with_instance = api.call("GET", f"/v3/service_credential_bindings/{key['guid']}",
+                             params={"include": "service_instance"}).json()
+    assert [i["guid"] for i in with_instance["included"]["service_instances"]] == [qa["guid"]]

@@ -23,7 +23,7 @@ def add_routes(app: FastAPI, ctx: Context) -> None:
         "stacks": lambda r: r["lifecycle"]["data"].get("stack"), "lifecycle_type": lambda r: r["lifecycle"]["type"]},
         space=controller.space_of, read_space=controller.space_of,
         includes=ctx.space_includes(controller.space_of, ("space", "space.organization"),
-                                    ("org", "space.organization")))
+                                    ("org", "space.organization")), show=list_messages.APP_SHOW)
     ctx.add_reads(app, "/v3/droplets", "droplets", "Droplet", show.droplet, read_space=controller.app_space)
 
     @app.get("/v3/apps/{guid}/droplets/current")

@@ -78,14 +78,21 @@ class Context:
         page = paginate(request, self.base, items)
         resources = page["resources"]
         page["resources"] = [present(r) for r in resources]
+        return JSONResponse(self.with_included(request, page, resources, includes, fields))
+
+    @staticmethod
+    def with_included(request: Request, answer: dict, resources: list[Resource], includes: tuple[Include, ...],
+                      fields: tuple[Field, ...] = ()) -> dict:
+        """``answer`` with the "included" block the query's include and fields[...] ask for, if any."""
         asked = set(re.split(r",\s*", request.query_params.get("include", "")))
-        for values, key, related in includes:
-            if asked & set(values):
-                page.setdefault("included", {})[key] = related(resources)
-        page.setdefault("included", {}).update(included_fields(request, resources, fields))
-        if not page["included"]:
-            del page["included"]
-        return JSONResponse(page)
+        included = {key: related(resources) for values, key, related in includes if asked & set(values)}
+        included.update(included_fields(request, resources, fields))
+        return {**answer, "included": included} if included else answer
+
+    @staticmethod
+    def check_show(request: Request, message: ListMessage) -> None:
+        """A show endpoint's query checked by its message: 400 as for lists."""
+        list_query.check(list_query.parse(request, message), message)
 
     def related(self, collection: str, guids: set[str], present: Callable[[Resource], dict]) -> list[dict]:
         """The resources of ``collection`` with these guids, oldest first, as presented."""
@@ -140,10 +147,10 @@ class Context:
                   message: ListMessage | None = None, filters: dict[str, Callable[[Resource], Any]] | None = None, *,
                   space: Callable[[Resource], str] | None = None, org: Callable[[Resource], str] | None = None,
                   read_space: Callable[[Resource], str] | None = None, includes: tuple[Include, ...] = (),
-                  fields: tuple[Field, ...] = ()) -> None:
+                  fields: tuple[Field, ...] = (), show: ListMessage | None = None) -> None:
         """GET ``path`` (the filtered, paginated list the user may see; only with ``message``) and GET
         ``path/{guid}`` (one resource; 404 ``kind`` not found when it does not exist, or when ``read_space`` names a
-        space the user cannot read)."""
+        space the user cannot read; with a ``show`` message, its query is checked first and its includes answered)."""
         controller = self.controller
         if message is not None:
             rules, wanted = message, filters or {}
@@ -154,10 +161,12 @@ class Context:
 
             app.add_api_route(path, list_resources, methods=["GET"], name=f"list_{collection}")
 
-        def get_resource(guid: str) -> dict:
+        def get_resource(request: Request, guid: str) -> dict:
+            if show is not None:
+                self.check_show(request, show)
             found = controller.get(collection, guid, kind)
             if read_space is not None:
                 controller.require_read(read_space(found), kind)
-            return present(found)
+            return self.with_included(request, present(found), [found], includes if show else ())
 
         app.add_api_route(path + "/{guid}", get_resource, methods=["GET"], name=f"get_{collection}")

@@ -58,3 +58,15 @@ SERVICE_CREDENTIAL_BINDINGS = ListMessage(  # ServiceCredentialBindingListMessag
           "label_selector"),
     single=("type",), order_by=("name",), include=("app", "service_instance"),
     choices={"type": (("app", "key"), "Type must be one of 'app', 'key'")})
+
+APP_SHOW = ListMessage(  # AppShowMessage
+    keys=("include",), include=("space", "org", "space.organization"), listing=False)
+
+SERVICE_INSTANCE_SHOW = ListMessage(  # ServiceInstanceShowMessage
+    keys=("fields",), single=("fields",), listing=False,
+    fields={"space": ("name", "guid"), "space.organization": ("name", "guid"), "service_plan": ("name", "guid"),
+            "service_plan.service_offering": ("name", "guid", "description", "tags", "documentation_url"),
+            "service_plan.service_offering.service_broker": ("name", "guid")})
+
+SERVICE_CREDENTIAL_BINDING_SHOW = ListMessage(  # ServiceCredentialBindingShowMessage
+    keys=("include",), include=("app", "service_instance"), listing=False)

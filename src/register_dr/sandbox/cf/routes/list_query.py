@@ -44,10 +44,11 @@ class ListMessage:
     choices: dict[str, tuple[tuple[str, ...], str]] = field(default_factory=dict)
     fields: dict[str, tuple[str, ...]] = field(default_factory=dict)
     labels_validated: bool = True
+    listing: bool = True  # False for a show message (a BaseMessage: only its own keys, no paging or ordering)
 
     @property
     def allowed(self) -> tuple[str, ...]:
-        return (*COMMON, *self.keys)
+        return (*COMMON, *self.keys) if self.listing else self.keys
 
 
 def parse(request: Request, message: ListMessage) -> dict[str, Any]:
@@ -146,7 +147,7 @@ def check(query: dict[str, Any], message: ListMessage) -> list[label_selector.Re
     if "label_selector" in query:
         requirements = label_selector.parse(str(query["label_selector"]))
     found = [*pagination_errors(query), *_order_errors(query, message), *_timestamp_errors(query, "created_ats"),
-             *_timestamp_errors(query, "updated_ats")]
+             *_timestamp_errors(query, "updated_ats")] if message.listing else []
     if requirements is not None and message.labels_validated:
         found += label_selector.errors(requirements)
     found += _own_errors(query, message)

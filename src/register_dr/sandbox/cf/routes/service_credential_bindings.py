@@ -9,7 +9,7 @@ from register_dr.sandbox.broker.catalog import OFFERING, OFFERING_GUID, PLANS, P
 from register_dr.sandbox.cf.controller import unprocessable
 from register_dr.sandbox.cf.metadata import metadata_errors
 from register_dr.sandbox.cf.routes import list_messages
-from register_dr.sandbox.cf.routes.context import Context, check_fields, check_query, raise_if
+from register_dr.sandbox.cf.routes.context import Context, check_fields, raise_if
 
 CREATE_FIELDS = ("type", "strategy", "name", "relationships", "parameters", "metadata")
 
@@ -40,15 +40,20 @@ def add_routes(app: FastAPI, ctx: Context) -> None:
             "service_offering_guids": lambda r: OFFERING_GUID, "service_offering_names": lambda r: OFFERING,
             "app_guids": lambda r: None, "app_names": lambda r: None},  # keys are bound to no app
             space=lambda r: controller.space_of(instance(r)))
-        return listing(request, items, show.binding, (
-            (("app",), "apps", lambda page: []),  # IncludeBindingAppDecorator: keys have no app
-            (("service_instance",), "service_instances", lambda page: ctx.related("service_instances", {
-                r["relationships"]["service_instance"]["data"]["guid"] for r in page}, show.service_instance))))
+        return listing(request, items, show.binding, includes)
+
+    includes = (
+        (("app",), "apps", lambda page: []),  # IncludeBindingAppDecorator: keys have no app
+        (("service_instance",), "service_instances", lambda page: ctx.related("service_instances", {
+            r["relationships"]["service_instance"]["data"]["guid"] for r in page}, show.service_instance)))
 
     @app.get("/v3/service_credential_bindings/{guid}")
     def get_binding(request: Request, guid: str) -> dict:
-        check_query(request, ("include",))
-        return show.binding(controller.visible_key(guid))
+        """ServiceCredentialBindingsController#show: ServiceCredentialBindingShowMessage (include) before the
+        binding's 404."""
+        ctx.check_show(request, list_messages.SERVICE_CREDENTIAL_BINDING_SHOW)
+        found = controller.visible_key(guid)
+        return ctx.with_included(request, show.binding(found), [found], includes)
 
     @app.get("/v3/service_credential_bindings/{guid}/details")
     def binding_details(guid: str) -> dict:

@@ -69,8 +69,10 @@ def add_routes(app: FastAPI, ctx: Context) -> None:
 
     @app.get("/v3/service_instances/{guid}")
     def get_instance(request: Request, guid: str) -> dict:
-        check_query(request, ("fields",))
-        return show.service_instance(controller.visible_instance(guid))
+        """ServiceInstancesV3Controller#show: 404 first, then ServiceInstanceShowMessage (fields)."""
+        found = controller.visible_instance(guid)
+        ctx.check_show(request, list_messages.SERVICE_INSTANCE_SHOW)
+        return ctx.with_included(request, show.service_instance(found), [found], (), instance_fields(ctx))
 
     @app.get("/v3/service_instances/{guid}/parameters")
     def get_instance_parameters(request: Request, guid: str) -> dict:
