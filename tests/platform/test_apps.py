@@ -177,3 +177,33 @@ def test_environment_variables_are_strings_and_not_the_platforms_own(api, audito
     assert patched.status_code == 200 and patched.json()["var"] == {"KEEP": "1", "NEW": "y"}
     denied = auditor.call("GET", path)
     assert denied.status_code == 403 and auditor.error(denied)["code"] == 10003
+
+
+def test_droplets_packages_and_builds_are_listed_as_the_platform_lists_them(api, made: list) -> None:
+    """cloud_controller_ng DropletsController#index (DropletsListMessage: current only under an app, app_guids and
+    the like not there), PackagesController#index (PackagesListMessage), AppsV3Controller#builds
+    (AppBuildsListMessage) and BuildsController#index: the lists the app's links point at; AppDelete
+    #delete_subresources deletes them with the app."""
+    app = new_app(api, made)
+    build = staged(api, app)
+    droplet, guid = build["droplet"]["guid"], app["guid"]
+    api.call("PATCH", f"/v3/apps/{guid}/relationships/current_droplet", json={"data": {"guid": droplet}})
+
+    def listed(path: str, **params: str) -> list[dict]:
+        response = api.call("GET", path, params=params)
+        assert response.status_code == 200, response.text
+        return response.json()["resources"]
+
+    assert [d["guid"] for d in listed(f"/v3/apps/{guid}/droplets", current="true")] == [droplet]
+    assert [p["data"]["image"] for p in listed(f"/v3/apps/{guid}/packages")] == [IMAGE]
+    assert [b["guid"] for b in listed(f"/v3/apps/{guid}/builds", states="STAGED")] == [build["guid"]]
+    assert [d["guid"] for d in listed("/v3/droplets", app_guids=guid)] == [droplet]
+    for path, params, refused in (("/v3/droplets", {"current": "true"}, "current"),
+                                  (f"/v3/apps/{guid}/packages", {"space_guids": "x"}, "space_guids")):
+        answer = api.call("GET", path, params=params)
+        assert answer.status_code == 400 and api.error(answer)["detail"] == (
+            f"The query parameter is invalid: Unknown query parameter(s): '{refused}'")
+    assert api.wait(api.call("DELETE", f"/v3/apps/{guid}"))["state"] == "COMPLETE"  # AppDelete takes them along
+    made.remove(guid)
+    assert api.call("GET", f"/v3/droplets/{droplet}").status_code == 404
+    assert api.call("GET", f"/v3/builds/{build['guid']}").status_code == 404

@@ -177,11 +177,15 @@ class DockerApps(Permissions, Jobs):
         return self._change_app(app_guid, lambda app: app.update(current_droplet_guid=droplet_guid))
 
     def delete_app(self, guid: str) -> Resource:
-        """DELETE /v3/apps/:guid: its routes lose it as a destination; answered with an app.delete job."""
+        """DELETE /v3/apps/:guid: its routes lose it as a destination and its droplets, packages and builds go with
+        it (AppDelete); answered with an app.delete job."""
         self.require_write(self.space_of(self.get("apps", guid, "App")), "App")
         with self._lock:
             for route in self.state["routes"].values():
                 route["destinations"] = [d for d in route["destinations"] if d["app"]["guid"] != guid]
+            for collection in ("droplets", "packages", "builds"):
+                self.state[collection] = {k: r for k, r in self.state[collection].items()
+                                          if r["relationships"]["app"]["data"]["guid"] != guid}
             del self.state["apps"][guid]
             self._save()
         job = self._new_job("app.delete", guid, "apps")

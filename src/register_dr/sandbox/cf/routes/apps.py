@@ -4,12 +4,16 @@ AppsV3Controller, PackagesController, BuildsController)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from register_dr.sandbox.cf.controller import CFError, unprocessable
 from register_dr.sandbox.cf.routes import app_messages, list_messages
 from register_dr.sandbox.cf.routes.context import Context, raise_if
+from register_dr.sandbox.cf.routes.list_query import ListMessage
 from register_dr.sandbox.cf.routes.routes import route_filters, route_includes
 
 
@@ -24,7 +28,7 @@ def add_routes(app: FastAPI, ctx: Context) -> None:
         space=controller.space_of, read_space=controller.space_of,
         includes=ctx.space_includes(controller.space_of, ("space", "space.organization"),
                                     ("org", "space.organization")), show=list_messages.APP_SHOW)
-    ctx.add_reads(app, "/v3/droplets", "droplets", "Droplet", show.droplet, read_space=controller.app_space)
+    add_droplet_package_build_lists(app, ctx)
 
     @app.get("/v3/apps/{guid}/droplets/current")
     def current_droplet(guid: str) -> dict:
@@ -155,5 +159,50 @@ def add_package_and_build_routes(app: FastAPI, ctx: Context) -> None:
         raise_if(app_messages.build_errors(data))
         return JSONResponse(show.build(controller.stage(data["package"]["guid"])), status_code=201)
 
-    ctx.add_reads(app, "/v3/packages", "packages", "Package", show.package, read_space=controller.app_space)
-    ctx.add_reads(app, "/v3/builds", "builds", "Build", show.build, read_space=controller.app_space)
+
+
+def add_droplet_package_build_lists(app: FastAPI, ctx: Context) -> None:
+    """GET /v3/droplets, /v3/packages, /v3/builds (each with its guid) and an app's own: DropletsController#index,
+    PackagesController#index (the app's guid merged in, checked before the app's 404) and AppsV3Controller#builds."""
+    controller = ctx.controller
+    show = ctx.show
+
+    def app_of(r: dict) -> str:
+        return str(r["relationships"]["app"]["data"]["guid"])
+
+    def org(r: dict) -> str:
+        return controller.org_of_space(controller.app_space(r))
+
+    def current(r: dict) -> str | None:
+        return "true" if controller.get("apps", app_of(r), "App").get("current_droplet_guid") == r["guid"] else None
+
+    placed = {"space_guids": controller.app_space, "organization_guids": org, "app_guids": app_of}
+    lists = {
+        "droplets": ("Droplet", show.droplet, list_messages.DROPLETS, list_messages.APP_DROPLETS, {
+            **placed, "app_guid": app_of, "current": current, "package_guid": lambda r: r.get("package_guid"),
+            "states": lambda r: r["state"]}),
+        "packages": ("Package", show.package, list_messages.PACKAGES, list_messages.APP_PACKAGES, {
+            **placed, "app_guid": app_of, "states": lambda r: r["state"], "types": lambda r: r["type"]}),
+        "builds": ("Build", show.build, list_messages.BUILDS, list_messages.APP_BUILDS, {
+            "app_guids": app_of, "package_guids": lambda r: r["package"]["guid"], "states": lambda r: r["state"]}),
+    }
+    for collection, (kind, present, message, nested, filters) in lists.items():
+        ctx.add_reads(app, f"/v3/{collection}", collection, kind, present, message, filters,
+                      space=controller.app_space, read_space=controller.app_space)
+        app.add_api_route(f"/v3/apps/{{guid}}/{collection}", app_list(ctx, collection, present, nested, filters),
+                          methods=["GET"], name=f"app_{collection}")
+
+
+def app_list(ctx: Context, collection: str, present: Callable[[dict], dict], message: ListMessage,
+             filters: dict[str, Callable[[dict], Any]]) -> Callable[[Request, str], JSONResponse]:
+    """One app's droplets, packages or builds: the query checked with the app's guid merged in, then the app's
+    404."""
+    controller = ctx.controller
+
+    def listed(request: Request, guid: str) -> JSONResponse:
+        fixed = {"app_guid": guid} if "app_guid" in message.keys else None
+        items = ctx.filtered(request, collection, message, filters, space=controller.app_space, fixed=fixed)
+        controller.require_read(controller.space_of(controller.get("apps", guid, "App")), "App")
+        return ctx.listing(request, [r for r in items if r["relationships"]["app"]["data"]["guid"] == guid], present)
+
+    return listed

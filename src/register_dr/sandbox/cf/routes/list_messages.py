@@ -4,6 +4,8 @@ as DomainsListMessage's guids, is listed twice in the unknown-parameter message)
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from register_dr.sandbox.cf.routes.list_query import ListMessage
 
 APPS = ListMessage(  # AppsListMessage
@@ -70,3 +72,17 @@ SERVICE_INSTANCE_SHOW = ListMessage(  # ServiceInstanceShowMessage
 
 SERVICE_CREDENTIAL_BINDING_SHOW = ListMessage(  # ServiceCredentialBindingShowMessage
     keys=("include",), include=("app", "service_instance"), listing=False)
+
+DROPLETS = ListMessage(  # DropletsListMessage: current only under /v3/apps/:guid/droplets
+    keys=("app_guid", "app_guids", "current", "organization_guids", "package_guid", "space_guids", "states",
+          "label_selector"), single=("app_guid", "current", "package_guid"), refused=("current",))
+APP_DROPLETS = replace(DROPLETS, refused=("app_guids", "organization_guids", "space_guids"),
+                       choices={"current": (("true",), "Current only accepts the value 'true'")})
+
+PACKAGES = ListMessage(  # PackagesListMessage
+    keys=("states", "types", "app_guids", "app_guid", "space_guids", "organization_guids", "label_selector"),
+    single=("app_guid",))
+APP_PACKAGES = replace(PACKAGES, refused=("app_guids", "organization_guids", "space_guids"))
+
+BUILDS = ListMessage(keys=("app_guids", "package_guids", "states", "label_selector"))  # BuildsListMessage
+APP_BUILDS = ListMessage(keys=("states", "label_selector"))  # AppBuildsListMessage

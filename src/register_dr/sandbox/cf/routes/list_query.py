@@ -45,6 +45,9 @@ class ListMessage:
     fields: dict[str, tuple[str, ...]] = field(default_factory=dict)
     labels_validated: bool = True
     listing: bool = True  # False for a show message (a BaseMessage: only its own keys, no paging or ordering)
+    # keys the message refuses in this use ("Unknown query parameter(s): 'x'" without the list, as the nested-request
+    # checks of DropletsListMessage and PackagesListMessage say it)
+    refused: tuple[str, ...] = ()
 
     @property
     def allowed(self) -> tuple[str, ...]:
@@ -125,6 +128,9 @@ def _own_errors(query: dict[str, Any], message: ListMessage) -> list[str]:
             found.append(text.format(value=query[key]))
     if message.fields and "fields" in query:
         found += _fields_errors(query["fields"], message.fields)
+    refused = [k for k in message.refused if k in query]
+    if refused:
+        found.append("Unknown query parameter(s): '" + "', '".join(refused) + "'")
     return found
 
 
