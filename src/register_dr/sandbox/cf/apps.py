@@ -140,10 +140,11 @@ class DockerApps(Permissions, Jobs):
             "package": {"guid": package_guid}, "droplet": None,
             "created_by": {"guid": user or "", "name": user or "", "email": None},
             "relationships": {"app": {"data": {"guid": app["guid"]}}}})
+        created = copy.deepcopy(build)  # the answer shows the build as made, however soon staging ends
         timer = threading.Timer(STAGING_SECONDS, self._staged, args=(build["guid"],))
         timer.daemon = True
         timer.start()
-        return build
+        return created
 
     def poll_once(self) -> None:
         super().poll_once()
