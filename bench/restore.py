@@ -12,11 +12,17 @@ its flags, ``tar -czf``, upload to Azurite), then measures, ``--repeat`` times e
   p  the peer a user would pick instead: ``pg_restore -j <jobs>`` of a local directory-format dump of the same
      database (made once, untimed, like d's .sql)
 
-Each restore goes into its own cluster as a service key's user (so the runbook's expected errors occur), after
-dropping what the previous repetition restored and flushing the page cache's dirty pages to disk. Prints medians and
+Each restore goes into its own cluster as a service key's user (so the runbook's expected errors occur). What a
+restore loaded is dropped once it is measured (the last one once it is compared), the page cache's dirty pages are
+flushed and the machine is left to go quiet before the next, so that no method pays for the autovacuum, writeback or
+WAL archiving another one caused; the source is vacuumed once when built, for the same reason. Prints medians and
 the ratios a/b, b/d, d/c, a/c, d/e, p/c, peak RSS of the register.dr restores (each runs in a child process), and
 checks that all the databases hold identical data, indexes, constraints and sequence values. The machine's load
 moves every figure; the ratios are of medians measured in the same run.
+
+It also measures each method's CPU work on the whole machine (/proc/stat: the restore, PostgreSQL, Azurite, tar,
+psql), as "busy cores" (work over time) and as a ceiling per ratio: the denominator cannot finish faster than its work
+spread over every core, so no restore engine could beat that ceiling on this machine without doing less work.
 
     .venv/bin/python bench/restore.py --size-mb 1024 --repeat 5
 """
@@ -152,6 +158,8 @@ def build_source(clusters: ClusterManager, size_mb: int) -> dict:
         conn.execute(INDEXES)
         for table in counts:
             conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {counts[table]})")
+        # left to autovacuum, the source's first vacuum (1 GB to scan and freeze) runs during the first restores
+        conn.execute("VACUUM (FREEZE, ANALYZE)")
     return creds
 
 
@@ -197,6 +205,27 @@ def nightly(creds: dict, work: Path, connection_string: str) -> tuple[Path, int]
     size = archive.stat().st_size
     archive.unlink()
     return sql, size
+
+
+def busy_core_seconds() -> float:
+    """CPU time the whole machine spent busy so far (every process: the restore, the server, Azurite, tar, psql),
+    from /proc/stat; iowait counts as idle."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_quiet(limit: float = 120.0, threshold: float = 0.15) -> float:
+    """Waits until the machine has been nearly idle (under ``threshold`` busy cores) for a second, so that what the
+    previous method left running (autovacuum, writeback, the WAL archiver) is not charged to the next; returns the
+    seconds waited."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        before = busy_core_seconds()
+        time.sleep(1.0)
+        if busy_core_seconds() - before < threshold:
+            break
+    return time.monotonic() - started
 
 
 def empty(creds: dict) -> None:
@@ -247,6 +276,7 @@ def child(method: str, creds: dict, connection_string: str, sql: str, jobs: int)
     """One register.dr restore, in this (child) process: duration and peak RSS."""
     connect = pg.Connector(pg.target_from_params({"credentials": creds})[0], creds["name"])
     classifier = pg.ErrorClassifier()
+    busy = busy_core_seconds()
     started = time.monotonic()
     if method in ("b", "c"):
         clients = StorageClients({"connection_string": connection_string, "storage_retries": 3})
@@ -259,8 +289,10 @@ def child(method: str, creds: dict, connection_string: str, sql: str, jobs: int)
                     yield block
         result = pg.restore(pg.parse_dump(chunks()), connect, classifier, jobs=jobs)
     elapsed = time.monotonic() - started
+    busy = busy_core_seconds() - busy
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return {"seconds": elapsed, "peak_rss_mb": usage.ru_maxrss / 1024, "cpu_seconds": usage.ru_utime + usage.ru_stime,
+    return {"seconds": elapsed, "busy_core_seconds": busy, "peak_rss_mb": usage.ru_maxrss / 1024,
+            "cpu_seconds": usage.ru_utime + usage.ru_stime,
             "phases": result.as_dict(classifier)["phases"], "expected_errors": dict(classifier.counts),
             "spilled_mb": result.spilled_bytes / 1024 / 1024,
             "retried": result.retries, "parts": result.parts}
@@ -345,9 +377,11 @@ def compare(clusters: ClusterManager, setup: dict, method: str) -> None:
 
 
 def run_methods(args: argparse.Namespace, work: Path, clusters: ClusterManager, setup: dict,
-                connection_string: str) -> tuple[dict, dict]:
-    """Each method ``--repeat`` times, interleaved: (seconds per method, the child's details of the last run)."""
+                connection_string: str) -> tuple[dict, dict, dict]:
+    """Each method ``--repeat`` times, interleaved: (seconds per method, the machine's busy core-seconds per
+    method, the child's details of the last run)."""
     times: dict[str, list[float]] = {m: [] for m in args.methods}
+    busy: dict[str, list[float]] = {m: [] for m in args.methods}
     details: dict[str, dict] = {}
     for rep in range(args.repeat):
         for method in args.methods:
@@ -356,6 +390,8 @@ def run_methods(args: argparse.Namespace, work: Path, clusters: ClusterManager, 
             # every method starts with no dirty pages waiting for writeback: one restore writes about 5 GB
             # (heap, WAL and its archive), which otherwise slows whichever method runs next
             os.sync()
+            waited = wait_quiet()
+            before = busy_core_seconds()
             with console.status(f"run {rep + 1}/{args.repeat}: {METHODS[method]}"):
                 if method == "a":
                     seconds = upstream(creds, connection_string, work)
@@ -367,32 +403,48 @@ def run_methods(args: argparse.Namespace, work: Path, clusters: ClusterManager, 
                     details[method] = in_child(method, creds, connection_string, setup["sql"], args.jobs)
                     seconds = details[method]["seconds"]
             times[method].append(seconds)
-            console.log(f"run {rep + 1} {method} {METHODS[method]}: {seconds:.2f}s")
+            # a register.dr restore measures its own span, without the child's start-up
+            busy[method].append(details[method]["busy_core_seconds"] if method in details and method in "bce"
+                                else busy_core_seconds() - before)
+            console.log(f"run {rep + 1} {method} {METHODS[method]}: {seconds:.2f}s, "
+                        f"machine busy {busy[method][-1]:.1f} core-seconds (after {waited:.0f}s waiting for quiet)")
             if rep == args.repeat - 1:
                 compare(clusters, setup, method)
+            else:
+                empty(creds)  # nothing left for autovacuum to work on while the next method runs
             prune_archives(work / "clusters")
-    return times, details
+    return times, busy, details
 
 
-def report(args: argparse.Namespace, setup: dict, times: dict, details: dict) -> int:
+def report(args: argparse.Namespace, setup: dict, times: dict, busy: dict, details: dict) -> int:
     medians = {m: statistics.median(v) for m, v in times.items()}
     same_data, same_shape = setup["same_data"], setup["same_shape"]
     sql_size, blob_size = setup["sql"].stat().st_size, setup["blob_size"]
     table = Table(title=f"Restore of a {sql_size / 1e6:.0f} MB dump ({blob_size / 1e6:.0f} MB tar.gz), "
                         f"{args.repeat} runs, jobs={args.jobs}")
-    for column in ("", "method", "median s", "runs", "peak RSS MB", "same data", "same shape"):
+    for column in ("", "method", "median s", "runs", "busy cores", "peak RSS MB", "same data", "same shape"):
         table.add_column(column)
     for method in args.methods:
         rss = f"{details[method]['peak_rss_mb']:.0f}" if method in details else "-"
         table.add_row(method, METHODS[method], f"{medians[method]:.2f}",
-                      " ".join(f"{t:.1f}" for t in times[method]), rss, str(same_data[method]),
+                      " ".join(f"{t:.1f}" for t in times[method]),
+                      f"{statistics.median(b / t for b, t in zip(busy[method], times[method], strict=True)):.2f}", rss,
+                      str(same_data[method]),
                       str(same_shape[method]))
     Console().print(table)
-    ratios = {}
+    ratios, ceilings = {}, {}
+    cores = os.cpu_count() or 1
+    work = {m: statistics.median(v) for m, v in busy.items()}
     for top, bottom in (("a", "b"), ("b", "d"), ("d", "c"), ("a", "c"), ("d", "e"), ("p", "c")):
         if top in medians and bottom in medians:
             ratios[f"{top}/{bottom}"] = medians[top] / medians[bottom]
+            # the bottom method cannot take less than its CPU work spread over every core
+            ceilings[f"{top}/{bottom}"] = medians[top] / (work[bottom] / cores)
     Console().print("ratios: " + ", ".join(f"{k} = {v:.2f}" for k, v in ratios.items()))
+    Console().print(f"ceilings on {cores} cores (the denominator's machine-wide CPU work spread over every core): "
+                    + ", ".join(f"{k} <= {v:.2f}" for k, v in ceilings.items()))
+    Console().print("machine-wide CPU work, core-seconds: "
+                    + ", ".join(f"{m} {w:.1f}" for m, w in work.items()))
     Console().print(f"the source's data in all databases: {all(same_data.values())}; its indexes, constraints and "
                     f"sequences: {all(same_shape.values())}")
     if PEER_ERRORS:
@@ -402,8 +454,9 @@ def report(args: argparse.Namespace, setup: dict, times: dict, details: dict) ->
                         f"restore process CPU {info['cpu_seconds']:.1f}s, retried statements {info['retried']}, "
                         f"tables' extra parts {info.get('parts', 0)}, "
                         f"expected errors {sum(info['expected_errors'].values())}")
-    result = {"sql_bytes": sql_size, "blob_bytes": blob_size, "jobs": args.jobs, "times": times,
-              "medians": medians, "ratios": ratios, "same_data": same_data, "same_shape": same_shape,
+    result = {"sql_bytes": sql_size, "blob_bytes": blob_size, "jobs": args.jobs, "times": times, "busy": busy,
+              "medians": medians, "ratios": ratios, "ceilings": ceilings, "same_data": same_data,
+              "same_shape": same_shape,
               "details": details}
     (REPO / "artifacts").mkdir(exist_ok=True)
     (REPO / "artifacts" / f"bench-restore-{args.size_mb}.json").write_text(json.dumps(result, indent=2))
@@ -428,8 +481,8 @@ def main() -> int:
     with bench_world(args.workdir, "register-dr-bench-") as (work, azurite, clusters):
         check_space(work, args.size_mb, args.methods)
         setup = prepare(args, work, clusters, azurite.connection_string())
-        times, details = run_methods(args, work, clusters, setup, azurite.connection_string())
-        return report(args, setup, times, details)
+        times, busy, details = run_methods(args, work, clusters, setup, azurite.connection_string())
+        return report(args, setup, times, busy, details)
 
 
 if __name__ == "__main__":
