@@ -406,7 +406,7 @@ def run_methods(args: argparse.Namespace, work: Path, clusters: ClusterManager, 
                     seconds = details[method]["seconds"]
             times[method].append(seconds)
             # a register.dr restore measures its own span, without the child's start-up
-            busy[method].append(details[method]["busy_core_seconds"] if method in details and method in "bce"
+            busy[method].append(details[method]["busy_core_seconds"] if method in details
                                 else busy_core_seconds() - before)
             console.log(f"run {rep + 1} {method} {METHODS[method]}: {seconds:.2f}s, "
                         f"machine busy {busy[method][-1]:.1f} core-seconds (after {waited:.0f}s waiting for quiet)")
