@@ -69,6 +69,7 @@ def test_a_lagging_table_is_cut_into_parts_and_every_row_arrives_once(dump: Path
 
     assert result.parts >= 1, "the large table was loaded on one connection while the other had nothing to do"
     assert result.tables == {"public.big": ROWS, "public.small": 100} and not result.skipped
+    assert result.guarded == 2, "autovacuum was not kept off both loaded tables until their indexes were built"
     with psycopg.connect(target["uri"]) as conn:
         count, distinct, total = conn.execute("SELECT count(*), count(DISTINCT id), sum(id) FROM big").fetchone()
         assert (count, distinct, total) == (ROWS, ROWS, ROWS * (ROWS + 1) // 2)

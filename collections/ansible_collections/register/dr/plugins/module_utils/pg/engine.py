@@ -47,13 +47,14 @@ class RestoreResult(object):
         self.spilled_bytes = 0
         self.retries = 0
         self.parts = 0  # tables' data cut into more parts to keep every connection loading
+        self.guarded = 0  # tables kept from autovacuum until their indexes were built
 
     def as_dict(self, classifier):
         return dict(mode=self.mode, jobs=self.jobs, statements=self.statements,
                     expected_errors=dict(classifier.counts), dump_rows=dict(self.tables),
                     skipped_tables=dict(self.skipped), ignored_meta_commands=self.meta_commands,
                     phases={k: round(v, 3) for k, v in self.phases.items()}, spilled_bytes=self.spilled_bytes,
-                    retried_statements=self.retries, extra_parts=self.parts)
+                    retried_statements=self.retries, extra_parts=self.parts, guarded_tables=self.guarded)
 
 
 def keeps_own_timeout(text):

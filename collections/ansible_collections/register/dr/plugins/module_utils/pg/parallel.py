@@ -5,6 +5,8 @@
 pool while the stream goes on (``TRUNCATE`` + ``COPY ... FREEZE`` in one transaction, ``synchronous_commit=off``,
 spilling to disk only what cannot wait); then the post-data section as ``rewrite.plan_post_data`` plans it: indexes
 in parallel with a lock-aware scheduler, constraints in order, foreign keys validated in parallel, the rest in order.
+From the commit of a table's first part until the indexes are built, ``guard.AutovacuumGuard`` keeps autovacuum
+off the loaded tables, which the index builds would otherwise wait for.
 
 A table is cut across connections only when a loader would otherwise wait: the stream is held back by one table's
 loader (its data keeps arriving faster than one connection loads it) while another loader has nothing to do. The
@@ -40,6 +42,7 @@ from ansible_collections.register.dr.plugins.module_utils.pg.engine import (
 )
 from ansible_collections.register.dr.plugins.module_utils.pg.errors import UnexpectedSQLError
 from ansible_collections.register.dr.plugins.module_utils.pg.feeds import MB, Budget, TableFeed
+from ansible_collections.register.dr.plugins.module_utils.pg.guard import LOADING, AutovacuumGuard
 from ansible_collections.register.dr.plugins.module_utils.pg.items import (
     DATA,
     POST_DATA,
@@ -56,7 +59,7 @@ class ParallelRestore(object):
     """Restores on ``jobs`` connections; see the module docstring for the plan."""
 
     def __init__(self, connect, classifier, jobs=2, memory_limit=64 * MB, spill_dir=None, freeze=True,
-                 maintenance_work_mem="256MB", min_part=16 * MB):
+                 maintenance_work_mem="256MB", min_part=16 * MB, guard=True):
         self.connect = connect
         self.classifier = classifier
         self.jobs = max(1, int(jobs))
@@ -75,6 +78,9 @@ class ParallelRestore(object):
         self.idle = 0  # loaders waiting for a feed
         self.stream_done = False
         self.table_bytes = collections.Counter()
+        self.loading = collections.Counter()  # parts of a table queued or loading
+        self.streamed = set()  # tables whose data the stream has sent to the end
+        self.guard = AutovacuumGuard(lambda: self._open(replay=False)) if guard else None
         # the pool builds indexes side by side; a build's own parallel workers on top of that only compete for the
         # same CPUs (measured: the index phase 10 % slower with them)
         self.tuning = ["SET synchronous_commit = off"]
@@ -130,6 +136,7 @@ class ParallelRestore(object):
                     feed.cancel()
                     self._fail(exc)
                     return
+                self._part_loaded(feed.table, first=not feed.part)
         finally:
             conn.close()
 
@@ -181,6 +188,17 @@ class ParallelRestore(object):
     # --- the stream ---------------------------------------------------------------------------------------
 
     def run(self, items):
+        try:
+            return self._run(items)
+        finally:
+            self._release_guard()
+
+    def _release_guard(self):
+        if self.guard is not None:
+            self.guard.release()
+            self.result.guarded = len(self.guard.held)
+
+    def _run(self, items):
         started = time.monotonic()
         main = self._open(replay=False)
         loaders = [threading.Thread(target=self._loader, daemon=True) for dummy in range(self.jobs)]
@@ -228,6 +246,7 @@ class ParallelRestore(object):
                 self.result.tables[item.table] = item.rows
                 self.result.spilled_bytes += feed.spilled
                 feed = None
+                self._part_loaded(item.table, streamed=True)
             elif kind is MetaCommand:
                 self.result.meta_commands.append(item.command)
             elif kind is CopyStart:
@@ -246,9 +265,25 @@ class ParallelRestore(object):
 
     def _queue(self, feed):
         with self.feeds_cond:
+            self.loading[feed.table] += 1
             self.opened.append(feed)
             self.feeds.append(feed)
             self.feeds_cond.notify()
+
+    def _part_loaded(self, table, streamed=False, first=False):
+        """Counts a part of ``table`` loaded (or, with ``streamed``, the end of its data in the stream). The guard
+        keeps autovacuum off the table from the commit of its first part until its indexes are built."""
+        with self.feeds_cond:
+            if streamed:
+                self.streamed.add(table)
+                self.loading[table] += 1
+            self.loading[table] -= 1
+            if self.guard is None or table in self.result.skipped:
+                return
+            if table in self.streamed and not self.loading[table]:
+                self.guard.add(table)
+            elif first:
+                self.guard.add(table, LOADING)
 
     def _put(self, feed, data):
         """Hands ``data`` to ``feed``; returns the feed the table's next data goes to: a new part when a loader is
@@ -291,6 +326,7 @@ class ParallelRestore(object):
         started = time.monotonic()
         plan.indexes.sort(key=lambda job: -max(weight.get(lock.table, 0) for lock in job.locks))
         self._schedule(plan.indexes)
+        self._release_guard()  # attaching the keys and validating the foreign keys conflict with its locks
         self._in_order(main, plan.constraints)
         self.result.phases["indexes"] = time.monotonic() - started
         self._in_order(main, plan.unvalidated)

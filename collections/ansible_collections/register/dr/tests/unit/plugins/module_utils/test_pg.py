@@ -20,6 +20,8 @@ from ansible_collections.register.dr.plugins.module_utils.pg import (
     target_from_params,
 )
 from ansible_collections.register.dr.plugins.module_utils.pg.feeds import Budget, TableFeed
+from ansible_collections.register.dr.plugins.module_utils.pg.guard import LOADING, SHARE
+from ansible_collections.register.dr.plugins.module_utils.pg.parallel import ParallelRestore
 from ansible_collections.register.dr.plugins.module_utils.pg.splitter import StatementSplitter
 
 DUMP = b"""--
@@ -259,3 +261,37 @@ def test_a_chunk_larger_than_the_budget_spills_at_once_and_freed_room_is_taken(t
     giver.start()
     assert budget.take(80) is True, "room freed by a loader is taken"
     assert budget.used == 80
+
+
+class RecordingGuard:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str]] = []
+
+    def add(self, table: str, mode: str = SHARE) -> None:
+        self.events.append((mode, table))
+
+    def release(self) -> None:
+        pass
+
+
+def test_autovacuum_is_kept_off_a_table_from_its_first_commit_and_its_indexes_may_build_once_it_is_whole() -> None:
+    restore = ParallelRestore(connect=None, classifier=ErrorClassifier())
+    guard = restore.guard = RecordingGuard()
+    first = TableFeed(CopyStart("COPY public.big FROM stdin;", "public.big", None, 1), restore.budget, None)
+    restore._queue(first)
+    restore._queue(first.continuation())
+    restore._part_loaded("public.big", first=True)
+    assert guard.events == [(LOADING, "public.big")], "its later parts load beside a lock autovacuum cannot take"
+    restore._part_loaded("public.big", streamed=True)
+    assert guard.events == [(LOADING, "public.big")], "a part still loading needs ROW EXCLUSIVE, SHARE would wait"
+    restore._part_loaded("public.big")
+    assert guard.events[-1] == (SHARE, "public.big")
+
+    for table in ("public.small", "public.failed"):
+        restore._queue(TableFeed(CopyStart(f"COPY {table} FROM stdin;", table, None, 2), restore.budget, None))
+    restore.result.skipped["public.failed"] = "permission denied"
+    restore._part_loaded("public.small", streamed=True)
+    restore._part_loaded("public.small", first=True)
+    restore._part_loaded("public.failed", first=True)
+    restore._part_loaded("public.failed", streamed=True)
+    assert guard.events[1:] == [(SHARE, "public.big"), (SHARE, "public.small")], "a skipped table is not held"
