@@ -60,6 +60,15 @@ def test_instances_run_postgresql_13_with_the_real_contrib_extensions(
         "uuid-ossp": "1.1", "pgcrypto": "1.3", "citext": "1.6", "btree_gist": "1.5", "btree_gin": "1.3"}
 
 
+def test_autovacuum_visits_every_15_seconds_as_on_rds(primary: dict, key_uri: Callable[..., str]) -> None:
+    """RDS for PostgreSQL's default autovacuum_naptime is 15 s (AWS Prescriptive Guidance, "Tuning PostgreSQL
+    parameters": autovacuum_naptime), and paas-rds-broker's parameter groups keep it: rdsbroker/
+    parameter_groups_source.go sets only rds.force_ssl, rds.log_retention_period and shared_preload_libraries. A
+    restore rehearsed here meets autovacuum on the tables it has just loaded as often as a real one does."""
+    assert rows(key_uri(primary), "select current_setting('autovacuum'), current_setting('autovacuum_naptime')") == [
+        ("on", "15s")]
+
+
 def test_another_key_sees_and_changes_the_first_keys_tables(
         manager: ClusterManager, primary: dict, new_key: Callable[[str], dict], key_uri: Callable[..., str]) -> None:
     second = new_key("primary")

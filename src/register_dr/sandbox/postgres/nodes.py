@@ -142,6 +142,9 @@ class PostgresNodes:
             "archive_mode": "on",
             "archive_command": _conf_str(self._archive_command(archive)),
             "archive_timeout": "'60s'",
+            # RDS's default (paas-rds-broker's parameter groups leave it): autovacuum visits a restored database
+            # every 15 s, not PostgreSQL's 60 s, so a rehearsed restore meets it as often as a real one
+            "autovacuum_naptime": "'15s'",
             "max_wal_senders": "6",
             "wal_keep_size": "'128MB'",
             "hot_standby": "on",
