@@ -25,6 +25,10 @@ description:
     connections while the download goes on (C(TRUNCATE) and C(COPY ... FREEZE) in one transaction), then indexes and
     constraints in parallel. O(mode=single) runs the statements in order on one connection, like C(psql), each
     table's data also loaded with C(TRUNCATE) and C(COPY ... FREEZE) in one transaction.
+  - The parallel restore keeps autovacuum off each table from the commit of its data until its indexes are built,
+    holding the table from one more connection in a mode autovacuum's lock request skips and the index builds share
+    (an index build that meets autovacuum on its table waits C(deadlock_timeout), 1 s, and autovacuum visits a
+    database every 15 s on RDS). That connection lets go as soon as any other session waits for a table it holds.
   - A target that already holds application tables is refused unless O(force=true) or O(clean=true).
   - The dump must be complete - pg_dump's closing trailer and every closing line its header announced - and the
     archive must hold exactly one C(.sql) member, which is not empty. Otherwise the task fails naming what is
@@ -64,7 +68,9 @@ options:
     choices: [parallel, single]
     default: parallel
   jobs:
-    description: Connections of the parallel restore. Defaults to the number of CPUs (at least 2).
+    description:
+      - Connections of the parallel restore, which opens two more (one for the dump's statements in order, one that
+        keeps autovacuum off the loaded tables). Defaults to the number of CPUs (at least 2).
     type: int
   force:
     description: Restore into a database that already holds application tables (the dump drops and recreates them).
