@@ -12,8 +12,9 @@ its flags, ``tar -czf``, upload to Azurite), then measures, ``--repeat`` times e
   p  the peer a user would pick instead: ``pg_restore -j <jobs>`` of a local directory-format dump of the same
      database (made once, untimed, like d's .sql)
 
-Each restore goes into its own cluster as a service key's user (so the runbook's expected errors occur). What a
-restore loaded is dropped once it is measured (the last one once it is compared), the page cache's dirty pages are
+Each restore goes into its own cluster as a service key's user (so the runbook's expected errors occur), and only
+that cluster runs while it is measured, as an instance runs alone on the platform. What a restore loaded is dropped
+once it is measured (the last one once it is compared), the page cache's dirty pages are
 flushed and the machine is left to go quiet before the next, so that no method pays for the autovacuum, writeback or
 WAL archiving another one caused; the source is vacuumed once when built, for the same reason. Prints medians and
 the ratios a/b, b/d, d/c, a/c, d/e, p/c, peak RSS of the register.dr restores (each runs in a child process), and
@@ -357,16 +358,19 @@ def prepare(args: argparse.Namespace, work: Path, clusters: ClusterManager, conn
         sql, blob_size = nightly(source, work, connection_string)
     folder = directory_dump(source, work, args.jobs) if "p" in args.methods else None
     prune_archives(work / "clusters")
+    clusters.stop("source")  # what the restores are compared with is read above; see run_methods
     console.log(f"dump {sql.stat().st_size / 1e6:.0f} MB of SQL, archive {blob_size / 1e6:.0f} MB")
     return {"source": source, "sql": sql, "blob_size": blob_size, "folder": folder, "targets": {},
             "expected": (checksums(source), shape(source)), "same_data": {}, "same_shape": {}}
 
 
 def target(clusters: ClusterManager, setup: dict, method: str) -> dict:
-    """The method's target database, made at its first run; ``compare`` destroys it after its last."""
+    """The method's target database, made at its first run and started for each; ``compare`` destroys it after its
+    last."""
     if method not in setup["targets"]:
         clusters.create(f"target-{method}", dbname=f"rdsbroker_target_{method}", extensions=EXTENSIONS)
         setup["targets"][method] = new_key(clusters, f"target-{method}", f"restorer_{method}")
+    clusters.start(f"target-{method}")
     return setup["targets"][method]
 
 
@@ -414,6 +418,9 @@ def run_methods(args: argparse.Namespace, work: Path, clusters: ClusterManager, 
                 compare(clusters, setup, method)
             else:
                 empty(creds)  # nothing left for autovacuum to work on while the next method runs
+                # only the measured method's instance runs, as on the platform: an idle cluster's autovacuum
+                # launcher, stats collector and archiver would otherwise charge their work to whichever method runs
+                clusters.stop(f"target-{method}")
             prune_archives(work / "clusters")
     return times, busy, details
 
