@@ -358,10 +358,11 @@ def prepare(args: argparse.Namespace, work: Path, clusters: ClusterManager, conn
         sql, blob_size = nightly(source, work, connection_string)
     folder = directory_dump(source, work, args.jobs) if "p" in args.methods else None
     prune_archives(work / "clusters")
-    clusters.stop("source")  # what the restores are compared with is read above; see run_methods
+    expected = (checksums(source), shape(source))
+    clusters.stop("source")  # the restores are compared with what was just read; see run_methods
     console.log(f"dump {sql.stat().st_size / 1e6:.0f} MB of SQL, archive {blob_size / 1e6:.0f} MB")
     return {"source": source, "sql": sql, "blob_size": blob_size, "folder": folder, "targets": {},
-            "expected": (checksums(source), shape(source)), "same_data": {}, "same_shape": {}}
+            "expected": expected, "same_data": {}, "same_shape": {}}
 
 
 def target(clusters: ClusterManager, setup: dict, method: str) -> dict:
