@@ -14,9 +14,9 @@ its flags, ``tar -czf``, upload to Azurite), then measures, ``--repeat`` times e
 
 Each restore goes into its own cluster as a service key's user (so the runbook's expected errors occur), and only
 that cluster runs while it is measured, as an instance runs alone on the platform. What a restore loaded is dropped
-once it is measured (the last one once it is compared), the page cache's dirty pages are
-flushed and the machine is left to go quiet before the next, so that no method pays for the autovacuum, writeback or
-WAL archiving another one caused; the source is vacuumed once when built, for the same reason. Prints medians and
+once it is measured (the last one once it is compared), the page cache's dirty pages are flushed and the machine is
+left to go quiet before the next, so that no method pays for the autovacuum, writeback or WAL archiving another one
+caused; the source is vacuumed once when built, for the same reason. Prints medians and
 the ratios a/b, b/d, d/c, a/c, d/e, p/c, peak RSS of the register.dr restores (each runs in a child process), and
 checks that all the databases hold identical data, indexes, constraints and sequence values. The machine's load
 moves every figure; the ratios are of medians measured in the same run.

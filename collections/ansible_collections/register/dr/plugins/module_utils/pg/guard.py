@@ -127,7 +127,11 @@ class AutovacuumGuard(object):
             loading.append(table)
         if loading:
             conn.execute("SAVEPOINT loading")
-        self.loading = [name for name in loading if self._lock(conn, name, LOADING)]
+            self.loading = [name for name in loading if self._lock(conn, name, LOADING)]
+            if not self.loading:
+                conn.execute("RELEASE SAVEPOINT loading")  # nothing in it: SHARE locks go outside it
+        else:
+            self.loading = []
 
     @staticmethod
     def _lock(conn, table, mode):
