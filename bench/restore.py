@@ -297,7 +297,7 @@ def child(method: str, creds: dict, connection_string: str, sql: str, jobs: int)
     return {"seconds": elapsed, "busy_core_seconds": busy, "peak_rss_mb": usage.ru_maxrss / 1024,
             "cpu_seconds": usage.ru_utime + usage.ru_stime,
             "phases": result.as_dict(classifier)["phases"], "expected_errors": dict(classifier.counts),
-            "spilled_mb": result.spilled_bytes / 1024 / 1024,
+            "spilled_mb": result.spilled_bytes / 1024 / 1024, "handed_over_mb": result.handed_over_bytes / 1024 / 1024,
             "retried": result.retries, "parts": result.parts, "guarded": result.guarded}
 
 
@@ -462,8 +462,8 @@ def report(args: argparse.Namespace, setup: dict, times: dict, busy: dict, detai
     for method, info in details.items():
         Console().print(f"{method}: phases {info['phases']}, spilled {info['spilled_mb']:.0f} MB, "
                         f"restore process CPU {info['cpu_seconds']:.1f}s, retried statements {info['retried']}, "
-                        f"tables' extra parts {info.get('parts', 0)}, "
-                        f"tables kept from autovacuum {info.get('guarded', 0)}, "
+                        f"tables' extra parts {info.get('parts', 0)} ({info.get('handed_over_mb', 0):.0f} MB handed "
+                        f"from first parts to the next), tables kept from autovacuum {info.get('guarded', 0)}, "
                         f"expected errors {sum(info['expected_errors'].values())}")
     result = {"sql_bytes": sql_size, "blob_bytes": blob_size, "jobs": args.jobs, "times": times, "busy": busy,
               "medians": medians, "ratios": ratios, "ceilings": ceilings, "same_data": same_data,

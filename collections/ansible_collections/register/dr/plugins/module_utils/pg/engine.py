@@ -45,6 +45,7 @@ class RestoreResult(object):
         self.meta_commands = []
         self.phases = collections.OrderedDict()
         self.spilled_bytes = 0
+        self.handed_over_bytes = 0  # first parts' backlog moved to the next part (parallel)
         self.retries = 0
         self.parts = 0  # tables' data cut into more parts to keep every connection loading
         self.guarded = 0  # tables kept from autovacuum until their indexes were built

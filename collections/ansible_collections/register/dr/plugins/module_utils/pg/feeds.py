@@ -102,6 +102,40 @@ class TableFeed(object):
             view = view[written:]
         self.spilled += len(data)
 
+    def hand_over(self, other):
+        """Moves the rows of this feed that no loader has taken yet, from the first row boundary on, to ``other``
+        (a new feed of the same table); returns the bytes moved. Only in-memory data moves: a feed that has spilled
+        keeps all of it. This lets the first part of a table commit as soon as its loader has finished what it
+        already holds, instead of after the backlog, while the later parts wait for that commit."""
+        with self.cond:
+            if self.spill_fd is not None or self.done or self.cancelled:
+                return 0
+            kept = []
+            while self.chunks:
+                chunk = self.chunks.popleft()
+                end = chunk.find(b"\n") + 1
+                if end:
+                    kept.append(chunk[:end])
+                    if end < len(chunk):
+                        self.chunks.appendleft(chunk[end:])
+                    break
+                kept.append(chunk)
+            else:
+                self.chunks.extend(kept)  # no row ends in what is waiting: it all stays
+                return 0
+            moved = list(self.chunks)
+            size = sum(len(chunk) for chunk in moved)
+            self.chunks.clear()
+            self.chunks.extend(kept)
+            self.buffered -= size
+            self.received -= size
+        with other.cond:
+            other.chunks.extend(moved)  # the memory budget they hold goes with them
+            other.buffered += size
+            other.received += size
+            other.cond.notify()
+        return size
+
     def finish(self, rows):
         with self.cond:
             self.rows = rows

@@ -11,7 +11,9 @@ off the loaded tables, which the index builds would otherwise wait for.
 A table is cut across connections only when a loader would otherwise wait: the stream is held back by one table's
 loader (its data keeps arriving faster than one connection loads it) while another loader has nothing to do. The
 table's first part is frozen in the transaction that emptied it; the parts after it (cut at a row's end, each a
-plain COPY in its own transaction) load together once that transaction has committed. Rows of the later parts are
+plain COPY in its own transaction) load together once that transaction has committed. So that they wait for that
+commit as briefly as possible, the rows of the first part that its loader has not taken yet when the cut is made go
+to the next part: the first part ends with the row its loader holds. Rows of the later parts are
 not frozen, and with data checksums on (the default since PostgreSQL 18) setting their hint bits WAL-logs their
 pages again, so a table is only cut when a connection would otherwise be idle. On two cores both already busy (the
 loaders, the blob download, the server's WAL writing) the data phase took as long with the cut as without it.
@@ -292,10 +294,18 @@ class ParallelRestore(object):
                 and feed.received >= self.min_part):
             end = data.rfind(b"\n") + 1
             if end:
-                feed.put(data[:end])
+                nxt = feed.continuation()
+                # the later parts wait for the first one's commit: what its loader has not taken yet goes with
+                # the new part, so that the first part commits as soon as its loader has finished what it holds
+                # (measured at 1 GB: loaders otherwise waited 1.2 to 2.1 s in all for first parts)
+                moved = 0 if feed.part else feed.hand_over(nxt)
+                self.result.handed_over_bytes += moved
+                if not moved:
+                    feed.put(data[:end])
+                    data = data[end:]
                 feed.finish(None)
                 self.result.spilled_bytes += feed.spilled
-                feed, data = feed.continuation(), data[end:]
+                feed = nxt
                 self.result.parts += 1
                 self._queue(feed)
         if data:

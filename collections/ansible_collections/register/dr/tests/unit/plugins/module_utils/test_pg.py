@@ -263,6 +263,63 @@ def test_a_chunk_larger_than_the_budget_spills_at_once_and_freed_room_is_taken(t
     assert budget.used == 80
 
 
+def test_a_first_part_hands_what_no_loader_took_to_the_next_part_from_a_row_boundary() -> None:
+    """The rows waiting in a table's first part move to its next part, cut where a row ends: the first part then
+    commits once its loader has finished what it holds, and no row is lost, doubled or split."""
+    budget = Budget(1024 * 1024)
+    first = TableFeed(CopyStart("COPY public.big FROM stdin;", "public.big", None, 1), budget, None)
+    for chunk in (b"1\tone\n2\ttw", b"o\n3\tthree\n4\tfo", b"ur\n"):
+        first.put(chunk)
+    taken = next(iter(first))  # a loader holds the first chunk, which ends inside row 2
+    nxt = first.continuation()
+
+    moved = first.hand_over(nxt)
+    first.finish(None)
+    nxt.put(b"5\tfive\n")
+    nxt.finish(5)
+
+    assert taken + b"".join(first) == b"1\tone\n2\ttwo\n", "the first part ends with the row its loader began"
+    assert b"".join(nxt) == b"3\tthree\n4\tfour\n5\tfive\n"
+    assert moved == len(b"3\tthree\n4\tfour\n") and budget.used == 0
+
+
+def test_nothing_is_handed_over_without_a_row_end_or_once_the_feed_has_spilled(tmp_path) -> None:
+    budget = Budget(1024 * 1024)
+    feed = TableFeed(CopyStart("COPY public.big FROM stdin;", "public.big", None, 1), budget, None)
+    feed.put(b"1\ta long row still arriv")
+    assert feed.hand_over(feed.continuation()) == 0 and feed.buffered == len(b"1\ta long row still arriv")
+
+    spilled = TableFeed(CopyStart("COPY public.big FROM stdin;", "public.big", None, 1), Budget(8, patience=0),
+                        str(tmp_path))
+    spilled.put(b"1\tone\n2\ttwo\n")
+    assert spilled.spilled and spilled.hand_over(spilled.continuation()) == 0
+
+
+def test_the_stream_cuts_a_lagging_first_part_where_its_loader_is_and_the_rest_loads_as_the_next_part() -> None:
+    restore = ParallelRestore(connect=None, classifier=ErrorClassifier(), memory_limit=64 * 1024, min_part=16)
+    restore.guard = None
+    first = TableFeed(CopyStart("COPY public.big FROM stdin;", "public.big", None, 1), restore.budget, None)
+    restore._queue(first)
+    restore.feeds.popleft().taken = True
+    rows = [b"%d\trow %d\n" % (i, i) for i in range(2000)]
+    data = b"".join(rows)
+    restore._put(first, data[:100])
+    taken = next(iter(first))  # its loader holds 100 bytes, ending inside a row
+    waiting = 100 + restore.lag + 5
+    restore._put(first, data[100:waiting])  # more than the lag waits
+    restore.idle = 1  # the other loader has nothing to do
+
+    feed = restore._put(first, data[waiting:])
+    feed.finish(2000)
+    first_part = taken + b"".join(first)
+
+    assert feed is not first and restore.result.parts == 1 and list(restore.feeds) == [feed]
+    assert first_part == data[:len(first_part)] and first_part.endswith(b"\n")
+    assert len(first_part) < len(taken) + 64, "the first part kept only the row its loader had begun"
+    assert first_part + b"".join(feed) == data
+    assert restore.result.handed_over_bytes == waiting - len(first_part)
+
+
 class RecordingGuard:
     def __init__(self) -> None:
         self.events: list[tuple[str, str]] = []
