@@ -55,7 +55,8 @@ class RestoreResult(object):
                     expected_errors=dict(classifier.counts), dump_rows=dict(self.tables),
                     skipped_tables=dict(self.skipped), ignored_meta_commands=self.meta_commands,
                     phases={k: round(v, 3) for k, v in self.phases.items()}, spilled_bytes=self.spilled_bytes,
-                    retried_statements=self.retries, extra_parts=self.parts, guarded_tables=self.guarded)
+                    retried_statements=self.retries, extra_parts=self.parts, guarded_tables=self.guarded,
+                    handed_over_bytes=self.handed_over_bytes)
 
 
 def keeps_own_timeout(text):
