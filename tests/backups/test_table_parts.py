@@ -1,6 +1,7 @@
 """The parallel restore cuts a table's data into parts when its loader lags and another connection has nothing to
-do: every row arrives once, the rows of the first part are frozen by the transaction that emptied the table, and a
-failure in a later part is the table's failure. The dump is pg_dump's plain output of a database with one large
+do: every row arrives once, the rows of the first part are frozen by the transaction that emptied the table, what
+the first part's loader had not taken yet moves to the next part, and a failure in a later part is the table's
+failure. The dump is pg_dump's plain output of a database with one large
 table and one small one, so the second connection is idle while the large table streams."""
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ def test_a_lagging_table_is_cut_into_parts_and_every_row_arrives_once(dump: Path
     result = _restore(dump, target)
 
     assert result.parts >= 1, "the large table was loaded on one connection while the other had nothing to do"
+    assert result.handed_over_bytes > 0, "the first part kept its backlog, so the later parts waited for all of it"
     assert result.tables == {"public.big": ROWS, "public.small": 100} and not result.skipped
     assert result.guarded == 2, "autovacuum was not kept off both loaded tables until their indexes were built"
     with psycopg.connect(target["uri"]) as conn:
