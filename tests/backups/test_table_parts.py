@@ -1,8 +1,8 @@
 """The parallel restore cuts a table's data into parts when its loader lags and another connection has nothing to
 do: every row arrives once, the rows of the first part are frozen by the transaction that emptied the table, what
 the first part's loader had not taken yet moves to the next part, and a failure in a later part is the table's
-failure. The dump is pg_dump's plain output of a database with one large
-table and one small one, so the second connection is idle while the large table streams."""
+failure. The dump is pg_dump's plain output of a database with one large table and one small one, so the second
+connection is idle while the large table streams."""
 
 from __future__ import annotations
 
