@@ -16,10 +16,10 @@ Each restore goes into its own cluster as a service key's user (so the runbook's
 that cluster runs while it is measured, as an instance runs alone on the platform. What a restore loaded is dropped
 once it is measured (the last one once it is compared), the page cache's dirty pages are flushed and the machine is
 left to go quiet before the next, so that no method pays for the autovacuum, writeback or WAL archiving another one
-caused; the source is vacuumed once when built, for the same reason. Prints medians and
-the ratios a/b, b/d, d/c, a/c, d/e, p/c, peak RSS of the register.dr restores (each runs in a child process), and
-checks that all the databases hold identical data, indexes, constraints and sequence values. The machine's load
-moves every figure; the ratios are of medians measured in the same run.
+caused; the source is vacuumed once when built, for the same reason. Prints medians and the ratios a/b, b/d, d/c,
+a/c, d/e, p/c, peak RSS of the register.dr restores (each runs in a child process), and checks that all the
+databases hold identical data, indexes, constraints and sequence values. The machine's load moves every figure; the
+ratios are of medians measured in the same run.
 
 It also measures each method's CPU work on the whole machine (/proc/stat: the restore, PostgreSQL, Azurite, tar,
 psql), as "busy cores" (work over time) and as a ceiling per ratio: the denominator cannot finish faster than its work
