@@ -14,9 +14,10 @@ table's first part is frozen in the transaction that emptied it; the parts after
 plain COPY in its own transaction) load together once that transaction has committed. So that they wait for that
 commit as briefly as possible, the rows of the first part that its loader has not taken yet when the cut is made go
 to the next part: the first part ends with the row its loader holds. Rows of the later parts are
-not frozen, and with data checksums on (the default since PostgreSQL 18) setting their hint bits WAL-logs their
-pages again, so a table is only cut when a connection would otherwise be idle. On two cores both already busy (the
-loaders, the blob download, the server's WAL writing) the data phase took as long with the cut as without it.
+not frozen: the first index build on the table sets their hint bits and writes their pages again (with data
+checksums on, the default since PostgreSQL 18, WAL-logs them too), so a table is only cut when a connection would
+otherwise be idle. Measured on two cores: at 1 GB the cut shortens the data phase by 0.4 s and lengthens the
+post-data phase by 0.3 s; at 4 GB the two cancel out.
 """
 
 from __future__ import absolute_import, annotations, division, print_function
