@@ -82,3 +82,12 @@ def test_without_the_1_gb_figures_it_says_what_to_run(curve, tmp_path, capsys):
     write(tmp_path, 4096, ONE_GB)
     assert curve.main(["--artifacts", str(tmp_path)]) == 2
     assert "bench/restore.py --size-mb 1024" in capsys.readouterr().err
+
+
+def test_growth_without_ratios_is_judged_on_time_alone(curve, tmp_path, capsys):
+    """Run with ``--methods c`` only, the figures hold no ratio and no ceiling to bound c's time by."""
+    for size, c in ((1024, 10.0), (4096, 46.0)):
+        write(tmp_path, size, {"medians": {"c": c}, "ratios": {}, "ceilings": {}, "details": {}})
+    assert curve.main(["--artifacts", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "missed  4096 MB c 46.00 s = 4.60 x its 1024 MB 10.00 s, at most 4.4 x\n" in out
