@@ -6,6 +6,7 @@ key logins, the blobs in Azurite, the artifacts the playbooks write."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -62,6 +63,44 @@ class Run:
         return [step["step"] for step in self.timeline["steps"]]
 
 
+def _below(pids: list[int]) -> list[int]:
+    """The processes below ``pids``, all generations (Linux: /proc/<pid>/task/<tid>/children)."""
+    found, todo = [], list(pids)
+    while todo:
+        parent = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                children = [int(c) for c in Path(f"/proc/{parent}/task/{tid}/children").read_text().split()]
+            except OSError:
+                continue
+            found += children
+            todo += children
+    return found
+
+
+def kill_run(pid: int) -> None:
+    """Kills an ansible-playbook started with ``start_new_session`` as a crash would: its process group, and the
+    workers it started in sessions of their own (ansible-core's ``WorkerProcess._detach`` calls ``os.setsid``), which
+    would otherwise go on with their task, a module included, after the playbook died. The run is stopped first so
+    that nothing forks while its processes are gathered."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGSTOP)
+    stopped = _below([pid])
+    for child in stopped:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGSTOP)
+    victims = set(stopped) | set(_below(stopped))
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+    for child in victims:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
+
+
 @dataclass
 class Platform:
     """The running sandbox and the ways these tests act on it and look at it."""
@@ -92,15 +131,15 @@ class Platform:
 
     def play(self, inventory: str, playbook: str, *extra: str, kill_at: str | None = None, kill_after: float = 0.5,
              env: dict[str, str] | None = None, timeout: float = 900) -> Run:
-        """Run a playbook to its end, or kill it (the whole process group) once a line matching ``kill_at``
-        is printed and ``kill_after`` seconds have passed, as a crash or a lost terminal would."""
+        """Run a playbook to its end, or kill it (``kill_run``: every process of the run) once a line matching
+        ``kill_at`` is printed and ``kill_after`` seconds have passed, as a crash would."""
         artifacts = self.artifacts_dir()
         cmd = self.command(inventory, playbook, *extra, "-e", f"artifacts_dir={artifacts}")
         proc = subprocess.Popen(cmd, cwd=REPO, env=self.process_env(**(env or {})), stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, start_new_session=True)
         lines: list[str] = []
         killed = False
-        timer = threading.Timer(timeout, lambda: os.killpg(proc.pid, signal.SIGKILL))
+        timer = threading.Timer(timeout, kill_run, (proc.pid,))
         timer.start()
         try:
             assert proc.stdout is not None
@@ -108,7 +147,7 @@ class Platform:
                 lines.append(line)
                 if kill_at and not killed and re.search(kill_at, line):
                     time.sleep(kill_after)
-                    os.killpg(proc.pid, signal.SIGKILL)
+                    kill_run(proc.pid)
                     killed = True
             proc.wait()
         finally:

@@ -8,15 +8,13 @@ AWX job, exclude each other without any other shared service."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from .conftest import BIN, REPO, Platform
+from .conftest import BIN, REPO, Platform, kill_run
 
 pytestmark = pytest.mark.sandbox
 ENV = "staging"
@@ -71,7 +69,7 @@ def test_a_second_recovery_of_the_same_environment_is_refused_naming_the_holder_
         assert refused.timeline["outcome"] == "refused"
         assert platform.instance(ENV)["last_operation"] == before["last_operation"], "the refused run changed it"
     finally:
-        os.killpg(holder.pid, signal.SIGKILL)
+        kill_run(holder.pid)
         holder.wait()
     # The holder's process is gone from this machine: a rerun here takes the lock at once, without waiting.
     second = _reboot(platform)
@@ -188,5 +186,5 @@ def test_status_names_the_holder_and_the_lock_breaks_only_by_its_id(platform: Pl
         after = _reboot(platform)
         assert after.returncode == 0, after.output[-3000:]
     finally:
-        os.killpg(holder.pid, signal.SIGKILL)
+        kill_run(holder.pid)
         holder.wait()
