@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 
 import pytest
+from azure.storage.blob import BlobServiceClient
 
 from .conftest import Platform, Recorder, today
 
@@ -70,3 +73,36 @@ def test_lost_production_instance_comes_back_with_identical_tables(platform: Pla
     assert changed == ["maintenance_on", "recreate_keys", "maintenance_off"], (changed, again.output[-3000:])
     assert platform.instance("production")["guid"] == back["guid"]
     assert key_guids() == keys_before, "the rerun replaced the keys"
+
+
+def test_a_damaged_backup_stops_the_run_before_the_broken_instance_is_deleted(platform: Platform) -> None:
+    """A nightly backup cut short by a failed upload (upstream-facts.md, "Nightly backups": pg_dump, tar -czf, upload)
+    is found in the preflight, which reads the archive through: in the dry run as in the real one, and before an
+    instance the operator declared broken is deleted. Nothing of the environment changes."""
+    night = "2024-02-29"
+    sql = (b"--\n-- PostgreSQL database dump\n--\n\nCREATE TABLE public.t (id integer);\n"
+           b"COPY public.t (id) FROM stdin;\n" + b"".join(b"%d\n" % i for i in range(200000)))
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        info = tarfile.TarInfo(f"register_qa_{night}.sql")
+        info.size = len(sql)
+        tar.addfile(info, io.BytesIO(sql))
+    archive = buffer.getvalue()
+    blob = BlobServiceClient.from_connection_string(platform.env["AZURE_STORAGE_CONNECTION_STRING"]) \
+        .get_blob_client("qa-db-backup", f"register_qa_{night}.tar.gz")
+    blob.upload_blob(archive[:len(archive) // 2], overwrite=True)
+    instance, data = platform.instance("qa"), platform.checksums("qa")
+    args = ("-e", "confirm_restore=YES", "-e", "instance_broken=true", "-e", f"backup_date={night}",
+            "-e", "dr_provisioner=cf_api")
+    try:
+        dry = platform.play("qa", "lost_instance", "--check", *args)
+        real = platform.play("qa", "lost_instance", *args, "-e", "auto_approve=true")
+    finally:
+        blob.delete_blob()
+
+    for run in (dry, real):
+        assert run.returncode != 0, run.output[-3000:]
+        assert f"Archive qa-db-backup/register_qa_{night}.tar.gz is truncated" in run.output, run.output[-3000:]
+        assert "maintenance_on" not in run.steps() and "recreate_instance" not in run.steps(), run.steps()
+    assert platform.instance("qa")["guid"] == instance["guid"]
+    assert platform.checksums("qa") == data

@@ -24,12 +24,23 @@ extends_documentation_fragment:
   - register.dr.attributes
 attributes:
   check_mode:
-    details: The module only reads.
+    details: The module only reads, O(check_archive) included.
 options:
   backup_date:
     description: The date of the backup, C(YYYY-MM-DD) (UTC).
     type: str
     required: true
+  check_archive:
+    description:
+      - Also read the chosen backup through once, as M(register.dr.nightly_backup_restore) would but without a
+        database, and fail naming what is wrong before anything is changed.
+      - Checks the blob's Content-MD5 when the service stores one, the gzip stream and its CRC, that the archive
+        holds one C(.sql) member, pg_dump's header, every section it announced and its closing trailer, and the
+        line and value limits of the restore (32 MB, the default of
+        O(register.dr.nightly_backup_restore#module:max_statement_mb)).
+      - It downloads the whole blob, so it costs about one download and gunzip of the backup.
+    type: bool
+    default: false
 author:
   - Register trainee teachers team (@DFE-Digital)
 """
@@ -41,6 +52,14 @@ EXAMPLES = r"""
     prefix: "{{ dr_backup_prefix }}"
     backup_date: "2026-11-20"
     key_vault_name: s121p01-shared-kv-01
+  register: nightly
+
+- name: The same, read through before the instance is deleted (fails on a truncated or damaged archive)
+  register.dr.nightly_backup_info:
+    container: "{{ dr_backup_container }}"
+    prefix: "{{ dr_backup_prefix }}"
+    backup_date: "2026-11-20"
+    check_archive: true
   register: nightly
 
 - name: A review app's backup, with the connection string in the environment
@@ -91,6 +110,33 @@ prefix:
   returned: always
   type: str
   sample: register_prod_
+archive:
+  description: What reading the backup through found, with O(check_archive).
+  returned: success, with O(check_archive)
+  type: dict
+  contains:
+    sql_bytes:
+      description: Bytes of SQL in the dump.
+      type: int
+    compressed_bytes:
+      description: Bytes of the gzip stream read.
+      type: int
+    member:
+      description: The name of the C(.sql) member.
+      type: str
+      sample: register_prod_2026-11-20.sql
+    tables:
+      description: How many tables the dump holds data of.
+      type: int
+    rows:
+      description: The rows of all tables' data.
+      type: int
+    md5_checked:
+      description: Whether the blob's Content-MD5 was stored, and so checked.
+      type: bool
+    duration:
+      description: Seconds spent reading.
+      type: float
 credential_source:
   description: Which credential of the chain was used (never the secret itself).
   returned: success
@@ -109,6 +155,7 @@ from ansible_collections.register.dr.plugins.module_utils.blob.credentials impor
 )
 from ansible_collections.register.dr.plugins.module_utils.errors import RegisterDrError
 from ansible_collections.register.dr.plugins.module_utils.module import RegisterDrModule
+from ansible_collections.register.dr.plugins.module_utils.pg.from_blob import read_blob
 
 
 def run(module, clients):
@@ -120,11 +167,28 @@ def run(module, clients):
         raise
     except Exception as exc:
         raise clients.error(exc, "List backups %s* in container %s" % (prefix, container))
-    return dict(changed=False, backup=backup, prefix=prefix, credential_source=clients.source)
+    out = dict(changed=False, backup=backup, prefix=prefix, credential_source=clients.source)
+    if module.params["check_archive"]:
+        out["archive"] = check_archive(clients, backup)
+    return out
+
+
+def check_archive(clients, backup):
+    try:
+        tables, facts = read_blob(clients.download(container=backup["container"], name=backup["name"]),
+                                  md5=backup.get("md5"))
+    except RegisterDrError:
+        raise
+    except Exception as exc:
+        raise clients.error(exc, "Read %s/%s" % (backup["container"], backup["name"]))
+    return dict(sql_bytes=facts["sql_bytes"], compressed_bytes=facts["compressed_bytes"], member=facts["member"],
+                tables=len(tables), rows=sum(tables.values()), md5_checked=facts["md5_checked"],
+                duration=facts["duration"])
 
 
 def main():
-    module = RegisterDrModule(argument_spec=dict(backup_date=dict(type="str", required=True)),
+    module = RegisterDrModule(argument_spec=dict(backup_date=dict(type="str", required=True),
+                                                 check_archive=dict(type="bool", default=False)),
                               shared_specs=(azure_storage_argument_spec, backups_argument_spec),
                               supports_check_mode=True)
     module.run(run, storage_clients)

@@ -233,7 +233,6 @@ from ansible_collections.register.dr.plugins.module_utils.blob.credentials impor
     azure_storage_argument_spec,
     storage_clients,
 )
-from ansible_collections.register.dr.plugins.module_utils.blob.download import ResumableDownload
 from ansible_collections.register.dr.plugins.module_utils.errors import RegisterDrError
 from ansible_collections.register.dr.plugins.module_utils.module import RegisterDrModule
 from ansible_collections.register.dr.plugins.module_utils.pg import (
@@ -330,9 +329,7 @@ def run(module, clients):
                     msg="Would restore %s/%s (%d bytes) into %s"
                     % (backup["container"], backup["name"], backup["size"], describe))
     jobs = p["jobs"] or max(2, os.cpu_count() or 2)
-    download = ResumableDownload(clients.blob(backup["container"], backup["name"]),
-                                 max_resumes=max(3, p["storage_retries"]),
-                                 describe="%s/%s" % (backup["container"], backup["name"]))
+    download = clients.download(backup["container"], backup["name"])
     try:
         result, facts = restore_blob(download, connect, classifier, jobs=jobs, single=p["mode"] == "single",
                                      md5=backup.get("md5"), max_sql_bytes=p["max_statement_mb"] * 1024 * 1024,

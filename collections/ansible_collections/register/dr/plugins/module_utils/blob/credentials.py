@@ -23,7 +23,7 @@ except ImportError as exc:  # pragma: no cover - reported through missing_requir
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
-from ansible_collections.register.dr.plugins.module_utils.blob.download import CHUNK_SIZE
+from ansible_collections.register.dr.plugins.module_utils.blob.download import CHUNK_SIZE, ResumableDownload
 from ansible_collections.register.dr.plugins.module_utils.blob.errors import (
     AzureCredentialsError,
     AzureStorageError,
@@ -220,6 +220,12 @@ class StorageClients(object):
 
     def blob(self, container, name):
         return self.service().get_blob_client(container, name)
+
+    def download(self, container, name):
+        """A download of the blob that resumes where a broken connection left it (storage_retries times, at
+        least 3)."""
+        return ResumableDownload(self.blob(container, name), describe="%s/%s" % (container, name),
+                                 max_resumes=max(3, int(self.params.get("storage_retries") or 0)))
 
     def error(self, exc, action):
         """The typed, secret-free error for ``exc`` raised while doing ``action``."""

@@ -15,6 +15,7 @@ from ansible_collections.register.dr.plugins.module_utils.backups.archives impor
 from ansible_collections.register.dr.plugins.module_utils.backups.errors import ArchiveError, BackupError
 from ansible_collections.register.dr.plugins.module_utils.blob.errors import AzureStorageError
 from ansible_collections.register.dr.plugins.module_utils.pg import MAX_SQL_BYTES, PostgresError, parse_dump, restore
+from ansible_collections.register.dr.plugins.module_utils.pg.items import CopyEnd
 
 
 def checked_md5(chunks, expected, describe):
@@ -34,11 +35,29 @@ def checked_md5(chunks, expected, describe):
                            "the backup." % (describe, expected, got), content_md5=expected, read_md5=got)
 
 
-def restore_blob(download, connect, classifier, jobs=2, single=False, md5=None, max_sql_bytes=None, **options):
+def rows_per_table(items, connect=None, classifier=None, **options):
+    """The rows of each table's COPY data, read to the dump's end without a database."""
+    tables = {}
+    for item in items:
+        if isinstance(item, CopyEnd):
+            tables[item.table] = tables.get(item.table, 0) + item.rows
+    return tables
+
+
+def read_blob(download, md5=None, max_sql_bytes=None):
+    """Reads a backup through, as a restore would, without a database: the MD5, the gzip stream and its CRC, one
+    .sql member, pg_dump's header, every section it announced and its closing trailer, the line and value limits.
+    Returns (rows per table, stream facts); fails as the restore would, before anything was changed."""
+    return restore_blob(download, None, None, md5=md5, max_sql_bytes=max_sql_bytes, engine=rows_per_table)
+
+
+def restore_blob(download, connect, classifier, jobs=2, single=False, md5=None, max_sql_bytes=None, engine=restore,
+                 **options):
     """blob (a ResumableDownload) -> gunzip -> tar -> SQL -> Postgres. Returns (RestoreResult, stream facts).
 
     ``md5`` is the blob's stored Content-MD5 (base64), checked against the bytes read when given. Any failure says
-    which blob and where it broke: compressed byte, SQL byte, dump line.
+    which blob and where it broke: compressed byte, SQL byte, dump line. ``engine`` takes the dump's items (the
+    restore; ``rows_per_table`` only reads them).
     """
     describe = download.describe
     state, sql_chunks = stream_sql(checked_md5(download, md5, describe), describe)
@@ -52,7 +71,7 @@ def restore_blob(download, connect, classifier, jobs=2, single=False, md5=None, 
     started = time.monotonic()
     try:
         items = parse_dump(counting(sql_chunks), max_sql_bytes or MAX_SQL_BYTES)
-        result = restore(items, connect, classifier, jobs=jobs, single=single, **options)
+        result = engine(items, connect, classifier, jobs=jobs, single=single, **options)
     except (BackupError, PostgresError, AzureStorageError) as exc:
         where = " (blob %s, compressed byte %d of %s, SQL byte %d)" % (
             describe, state["gunzip"].compressed, download.size, counted["sql"])
