@@ -101,11 +101,12 @@ def check_inputs(name: str, env: str, *, check: bool = False, sandbox: bool = Fa
     scenario = scenario_name(name, repo)
     needs = scenarios(repo)[scenario]
     values = {k: v for k, v in inputs.items() if v is not None}
-    for key in ("confirm_production", "confirm_restore"):
+    for key in ("confirm_production", "confirm_restore", "replace_data"):
         if values.get(key) is True:
             values[key] = "YES"
         elif values.get(key) is False:
             values.pop(key)
+    _check_scenario_takes(scenario, needs, values, names, repo)
     inventory, facts = _inventory_facts(env, values, names, repo)
     environment = str(facts.get("dr_environment", inventory))
     check_guards(scenario, needs, environment, facts, values, check=check, names=names, repo=repo)
@@ -138,6 +139,19 @@ def _inventory_facts(env: str, values: dict[str, Any], names: InputNames, repo: 
             f"(review with {names.pr}N), and add {names.sandbox} to rehearse on the local sandbox. "
             f"Got {env!r}. Nothing was changed.")
     return inventory, environment_facts(inventory, str(values["pr"]) if "pr" in values else None, repo)
+
+
+def _check_scenario_takes(scenario: str, needs: dict[str, Any], values: dict[str, Any], names: InputNames,
+                          repo: Path) -> None:
+    """A date meant for the other restore is refused, not ignored: a nightly backup's date only where a nightly
+    backup is read, a point in time only for a point-in-time restore."""
+    for need, keys in (("backups", ("backup_date",)), ("pitr", ("snapshot_time", "snapshot_timezone"))):
+        given = [key for key in keys if key in values and not needs.get(need)]
+        if given:
+            takers = [name for name, wants in scenarios(repo).items() if wants.get(need)]
+            raise InputError(f"{scenario} does not take {getattr(names, given[0]).strip().rstrip('=')}: only "
+                             f"{' and '.join(takers)} {'does' if len(takers) == 1 else 'do'}. Leave it out, or run "
+                             "the scenario that uses it. Nothing was changed.")
 
 
 # --- the guard rules (roles/preflight/vars/main.yml states them; guards.yml applies them the same way) -------------

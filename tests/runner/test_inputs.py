@@ -36,6 +36,13 @@ REFUSALS = [
                  id="no-failover-without-standby"),
     pytest.param("lost-instance", "staging", {**GO, "confirm_restore": True, "confirm_production": True},
                  "staging has no backup container in its inventory", id="no-backups-on-staging"),
+    pytest.param("lost-instance", "qa", {**GO, "confirm_restore": True, "snapshot_time": "2026-11-20 12:00:00"},
+                 "lost_instance does not take snapshot_time: only data_loss does. Leave it out",
+                 id="point-in-time-for-a-nightly-restore"),
+    pytest.param("data-loss", "qa", {**GO, "confirm_restore": True, "backup_date": TODAY,
+                                     "snapshot_time": "2026-11-20 12:00:00"},
+                 "data_loss does not take backup_date: only lost_instance and review_backup do",
+                 id="backup-date-for-a-point-in-time-restore"),
     pytest.param("lost-instance", "qa", {**GO, "confirm_restore": True, "backup_date": "2026-02-30"},
                  "backup_date 2026-02-30 is not a date: give it as YYYY-MM-DD (UTC)", id="impossible-backup-date"),
     pytest.param("lost-instance", "qa", {**GO, "confirm_restore": True, "backup_date": "20261120"},
@@ -124,6 +131,18 @@ def test_a_good_request_carries_only_the_given_inputs() -> None:
     assert (request.scenario, request.inventory, request.environment) == ("lost_instance", "production", "production")
     assert request.extravars == {"confirm_production": "YES", "confirm_restore": "YES", "auto_approve": True,
                                  "backup_date": "2026-11-20"}
+
+
+def test_replacing_the_data_is_asked_for_as_the_playbook_spells_it() -> None:
+    """--replace-data (register-dr run) and replace_data=True (run_scenario) are the playbook's replace_data=YES, the
+    consent restore_nightly_backup asks for before it restores over application tables."""
+    request = check_inputs("lost-instance", "qa", check=True, confirm_restore=True, replace_data=True)
+    assert request.extravars["replace_data"] == "YES"
+    assert "replace_data" not in check_inputs("lost-instance", "qa", check=True, confirm_restore=True,
+                                              replace_data=False).extravars
+    with pytest.raises(InputError, match="lost_instance does not take --snapshot-time: only data_loss does"):
+        check_inputs("lost-instance", "qa", check=True, names=CLI_NAMES, confirm_restore=True,
+                     snapshot_time="2026-11-20 12:00:00")
 
 
 def test_a_review_app_is_named_once() -> None:

@@ -88,6 +88,8 @@ def _plan_of(result: RunResult) -> list[str]:
 @click.option("--yes", "--auto-approve", "yes", is_flag=True, help="Do not ask before the first change.")
 @click.option("--check", is_flag=True, help="A full dry run: says what would change, changes nothing.")
 @click.option("--instance-broken", is_flag=True, help="lost-instance: recreate an instance reported healthy.")
+@click.option("--replace-data", is_flag=True, default=None,
+              help="lost-instance: restore over the application tables the instance still holds (they are replaced).")
 @click.option("--maintenance", type=click.Choice(["on", "off"]), default=None, help="maintenance: which way.")
 @click.option("--overwrite", is_flag=True, default=None, help="review-backup: replace a backup of the same name.")
 @click.option("--operator", default=None, help="Who runs it, for the timeline (default: your login).")
