@@ -65,6 +65,9 @@ def test_a_missing_app_key_drops_no_data_and_the_dry_run_agrees(platform: Platfo
     assert "nothing would be restored; run with -e replace_data=YES" in planned["summary"]
     assert "nothing was restored; run with -e replace_data=YES" in done["summary"]
     assert planned["details"]["looked_with"] == done["details"]["looked_with"] == BLAZER
+    # the end of the run says so too, not only the restore step: the incident channel is told nothing was restored
+    finished = next(s for s in real.timeline["steps"] if s["step"] == "notify_done")["summary"]
+    assert f"is finished. Nothing was restored: {SERVICE} still holds its" in finished, finished
     # the keys step gave the app its key back
     assert SERVICE in platform.keys(platform.instance("qa")["guid"])
 

@@ -57,6 +57,10 @@ def _print_result(result: RunResult) -> None:
         verdict = result.outcome or result.status
     style = "green" if result.ok or (result.check and result.status == "successful") else "red"
     table.add_row("result", Text(f"{result.scenario} on {result.environment}: {verdict}", style=f"bold {style}"))
+    restore = next((s for s in (result.timeline or {}).get("steps", []) if s.get("step") == "restore_nightly_backup"),
+                   None)
+    if restore and (restore.get("details") or {}).get("restore_needed") is False:
+        table.add_row("restore", Text(str(restore.get("summary", "")), style="bold yellow"))
     table.add_row("RTO", seconds(result.rto_seconds))
     if result.timeline_markdown.exists():
         table.add_row("timeline", f"{result.timeline_markdown} (and timeline.json)")
