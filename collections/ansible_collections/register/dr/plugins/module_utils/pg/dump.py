@@ -264,6 +264,7 @@ class DumpParser(object):
                 return
             more = next(source, None)
             if more is None:
+                rows += data[1:].count(b"\n")  # the rows not handed on yet, all of them when the input was one chunk
                 raise DumpIncomplete("The dump ends inside the COPY data of %s (after %d rows): the file is "
                                      "truncated at byte %d; choose another backup date." % (table, rows, self.received),
                                      missing=["the rest of the COPY data of %s" % table], sql_offset=self.received)

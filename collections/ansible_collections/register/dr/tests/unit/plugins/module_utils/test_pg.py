@@ -10,12 +10,14 @@ from ansible_collections.register.dr.plugins.module_utils.pg import (
     CopyEnd,
     CopyStart,
     DumpFormatError,
+    DumpIncomplete,
     ErrorClassifier,
     MetaCommand,
     PostgresError,
     Statement,
     UnexpectedSQLError,
     parse_dump,
+    restore,
     section_of,
     target_from_params,
 )
@@ -125,8 +127,51 @@ def test_the_dump_splits_the_same_whatever_the_chunk_size(size: int) -> None:
 
 
 def test_a_copy_block_cut_short_is_a_truncated_dump() -> None:
-    with pytest.raises(DumpFormatError, match=r"inside the COPY data of public.t \(after \d+ rows\): the file is"):
+    with pytest.raises(DumpFormatError, match=r"inside the COPY data of public.t \(after 4 rows\): the file is"):
         list(parse_dump([OPEN + b"COPY public.t (id) FROM stdin;\n1\n2\n3\n4\n5"]))
+
+
+class FakeCopy:
+    def __enter__(self) -> FakeCopy:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def write(self, data: memoryview) -> None:
+        pass
+
+
+class FakeConnection:
+    """Takes every statement and COPY; knows no table, so no COPY is frozen."""
+
+    def execute(self, *args: object) -> FakeConnection:
+        return self
+
+    def fetchone(self) -> None:
+        return None
+
+    def cursor(self) -> FakeConnection:
+        return self
+
+    def copy(self, statement: str) -> FakeCopy:
+        return FakeCopy()
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("single", [True, False], ids=["single", "parallel"])
+@pytest.mark.parametrize("size", [7, 4096, 1 << 20])
+def test_a_dump_cut_inside_copy_data_counts_every_row_read_in_both_engines(single: bool, size: int) -> None:
+    """The rows still in the parser's buffer when the input ends are counted too: in one chunk, all of them."""
+    rows = b"".join(b"%d\tevent %d\n" % (i, i) for i in range(564))
+    dump = OPEN + b"COPY public.events_2026 (id, note) FROM stdin;\n" + rows + b"564\tcut h"
+    chunks = (dump[i:i + size] for i in range(0, len(dump), size))
+    with pytest.raises(DumpIncomplete) as caught:
+        restore(parse_dump(chunks), FakeConnection, ErrorClassifier(), single=single, guard=False)
+    assert "The dump ends inside the COPY data of public.events_2026 (after 564 rows)" in caught.value.msg
+    assert f"truncated at byte {len(dump)}" in caught.value.msg
 
 
 def test_connect_is_ignored_and_other_meta_commands_refused() -> None:
