@@ -123,11 +123,10 @@ class Gunzip(object):
                     else:
                         data = inflater.unconsumed_tail
         if pending or self.compressed == 0:
-            raise ArchiveError(
-                "Archive %s is truncated at compressed byte %d (SQL byte %d): the gzip stream ends early. The blob "
-                "was not fully written; choose another backup date."
-                % (self.describe, self.compressed, self.uncompressed),
-                compressed_offset=self.compressed)
+            # no SQL offset: this one would count the tar stream, headers included; restore_blob gives the dump's
+            raise ArchiveError("Archive %s is truncated at compressed byte %d: the gzip stream ends early. The blob "
+                               "was not fully written; choose another backup date." % (self.describe, self.compressed),
+                               compressed_offset=self.compressed)
 
 
 def sql_member_chunks(sql_bytes, describe):

@@ -56,7 +56,8 @@ def restore_blob(download, connect, classifier, jobs=2, single=False, md5=None, 
     """blob (a ResumableDownload) -> gunzip -> tar -> SQL -> Postgres. Returns (RestoreResult, stream facts).
 
     ``md5`` is the blob's stored Content-MD5 (base64), checked against the bytes read when given. Any failure says
-    which blob and where it broke: compressed byte, SQL byte, dump line. ``engine`` takes the dump's items (the
+    which blob and where it broke: compressed byte, SQL byte (of the dump, the ``.sql`` member), dump line; each
+    once, so what the error's own message gives is not added again. ``engine`` takes the dump's items (the
     restore; ``rows_per_table`` only reads them).
     """
     describe = download.describe
@@ -73,11 +74,15 @@ def restore_blob(download, connect, classifier, jobs=2, single=False, md5=None, 
         items = parse_dump(counting(sql_chunks), max_sql_bytes or MAX_SQL_BYTES)
         result = engine(items, connect, classifier, jobs=jobs, single=single, **options)
     except (BackupError, PostgresError, AzureStorageError) as exc:
-        where = " (blob %s, compressed byte %d of %s, SQL byte %d)" % (
-            describe, state["gunzip"].compressed, download.size, counted["sql"])
-        exc.msg = exc.msg + where
-        exc.args = (exc.msg,)
-        exc.details["compressed_offset"] = state["gunzip"].compressed
+        where = [] if isinstance(exc, BackupError) else ["blob %s" % describe]  # a backup's errors name it
+        if "compressed_offset" not in exc.details:
+            where.append("compressed byte %d of %s" % (state["gunzip"].compressed, download.size))
+        if "sql_offset" not in exc.details:
+            where.append("SQL byte %d" % counted["sql"])
+        if where:
+            exc.msg = exc.msg + " (%s)" % ", ".join(where)
+            exc.args = (exc.msg,)
+        exc.details.setdefault("compressed_offset", state["gunzip"].compressed)
         exc.details.setdefault("sql_offset", counted["sql"])
         raise
     facts = dict(duration=round(time.monotonic() - started, 3), sql_bytes=counted["sql"],

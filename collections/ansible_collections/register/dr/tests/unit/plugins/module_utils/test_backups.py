@@ -15,6 +15,7 @@ from ansible_collections.register.dr.plugins.module_utils.backups.errors import 
     BackupNotFound,
 )
 from ansible_collections.register.dr.plugins.module_utils.backups.naming import choose_backup, parse_date
+from ansible_collections.register.dr.plugins.module_utils.pg import ErrorClassifier, from_blob
 
 
 @pytest.mark.parametrize("value", ["20/11/2026", "2026-11-31", "2026-1-5", "yesterday", ""])
@@ -74,6 +75,30 @@ def test_a_truncated_archive_names_the_blob_and_where_it_broke() -> None:
     data = archive("x.sql", bytes(range(256)) * 4000)
     with pytest.raises(ArchiveError, match=r"Archive c/b is truncated at compressed byte \d+"):
         list(stream_sql(pieces(data[: len(data) // 2]), "c/b", prefetch=False)[1])
+
+
+class FakeDownload:
+    def __init__(self, data: bytes) -> None:
+        self.data, self.size, self.describe, self.resumes, self.resumed_at = data, len(data), "c/b", 0, []
+
+    def __iter__(self):
+        return pieces(self.data, 8192)
+
+
+def test_a_truncated_archive_says_once_how_far_the_dump_was_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One SQL offset, of the .sql member (as the dump's own messages count), not of the tar stream around it."""
+    monkeypatch.setattr(from_blob, "restore", lambda items, *args, **kwargs: list(items))
+    rows = b"".join(b"%d\t%08x\n" % (i, zlib.crc32(b"%d" % i)) for i in range(400000))
+    data = archive("x.sql", b"--\n-- PostgreSQL database dump\n--\n\nCOPY public.t (id, h) FROM stdin;\n" + rows)
+    cut = data[:len(data) // 2]
+    with pytest.raises(ArchiveError) as caught:
+        from_blob.restore_blob(FakeDownload(cut), None, ErrorClassifier())
+    message = caught.value.msg
+    sql_read = len(zlib.decompressobj(wbits=31).decompress(cut)) - 512  # all the gzip stream held, less the header
+    assert message.startswith(f"Archive c/b is truncated at compressed byte {len(cut)}")
+    assert message.count("SQL byte") == 1 and f"SQL byte {sql_read}" in message
+    assert message.count("c/b") == 1 and message.count("compressed byte") == 1
+    assert caught.value.details == {"compressed_offset": len(cut), "sql_offset": sql_read}
 
 
 def test_a_corrupt_archive_names_the_blob_and_the_byte() -> None:
