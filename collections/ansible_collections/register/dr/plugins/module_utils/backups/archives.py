@@ -34,6 +34,7 @@ TAR_BLOCK = 512
 OUTPUT_CHUNK = 1024 * 1024
 INPUT_SLICE = 256 * 1024
 HEADER_WINDOW = 1024 * 1024
+PG_ARCHIVE = b"PGDMP"  # how pg_dump's custom format begins, and the toc.dat of its directory and tar formats
 
 
 class Prefetch(object):
@@ -135,11 +136,14 @@ def sql_member_chunks(sql_bytes, describe):
     tarfile reads each member's header (GNU long names and pax records included); the member's data is handed on in
     the chunks it arrived in, sliced only where it starts and ends. After the member the rest of the stream is read
     too, so that a gzip stream cut short or failing its CRC check is an error rather than a silent success, and so
-    that a second ``.sql`` member fails the restore (naming every one) instead of being ignored.
+    that a second ``.sql`` member fails the restore (naming every one) instead of being ignored. A ``.sql`` member
+    that is pg_dump's custom format, or the script beside the toc.dat of its tar format, fails before any of it is
+    handed on.
     """
     source = iter(sql_bytes)
     pending = b""
     found = []
+    toc = None
     while True:
         while len(pending) < HEADER_WINDOW:
             chunk = next(source, None)
@@ -152,7 +156,12 @@ def sql_member_chunks(sql_bytes, describe):
         if member is None:
             break
         skip = member.offset_data + (_padded(member.size) if member.isfile() else 0)
+        pg_archive = member.isfile() and pending[member.offset_data:member.offset_data + 5] == PG_ARCHIVE
+        if pg_archive and member.name.rsplit("/", 1)[-1] == "toc.dat":
+            toc = member.name
         if member.isfile() and member.name.endswith(".sql"):
+            if not found and (pg_archive or toc):
+                raise _not_plain_sql(describe, member.name, toc)
             found.append(member.name)
             if len(found) == 1:
                 rest = []
@@ -169,6 +178,15 @@ def sql_member_chunks(sql_bytes, describe):
                            "tell which is the backup. The database holds a partial restore of the first: choose "
                            "another backup date, or repack the archive with the one dump and rerun with clean: true."
                            % (describe, len(found), ", ".join(found)), members=found)
+
+
+def _not_plain_sql(describe, name, toc):
+    """The .sql member ``name`` is a pg_dump custom-format archive, or the script of a tar-format one (beside its
+    ``toc``): pg_restore reads those, not the restore of plain SQL."""
+    return ArchiveError("Archive %s holds %s, a pg_dump %s-format archive, not the plain SQL dump a nightly backup "
+                        "holds; nothing was restored. Restore it with pg_restore, or choose another backup date."
+                        % (describe, "%s and %s" % (toc, name) if toc else name, "tar" if toc else "custom"),
+                        members=[toc, name] if toc else [name])
 
 
 def _padded(size):

@@ -150,6 +150,35 @@ def test_an_archive_without_a_sql_member_is_named() -> None:
         list(stream_sql(pieces(archive_of(("notes.txt", b"hello"))), "c/b")[1])
 
 
+PG_ARCHIVE = b"PGDMP\x01\x0e\x00\x04\x08\x01\x01" + bytes(range(256)) * 40  # how pg_dump -Fc output and toc.dat begin
+
+
+def handed_on_before(error: type[Exception], data: bytes) -> tuple[list[bytes], Exception]:
+    handed: list[bytes] = []
+    with pytest.raises(error) as caught:
+        handed.extend(stream_sql(pieces(data), "c/b")[1])
+    return handed, caught.value
+
+
+def test_a_custom_format_dump_is_named_before_any_of_it_is_handed_on() -> None:
+    handed, error = handed_on_before(ArchiveError, archive_of(("register_prod_2026-11-20.sql", PG_ARCHIVE)))
+    assert not handed
+    assert error.msg.startswith("Archive c/b holds register_prod_2026-11-20.sql, a pg_dump custom-format archive, "
+                                "not the plain SQL dump a nightly backup holds")
+    assert "Restore it with pg_restore, or choose another backup date" in error.msg
+
+
+def test_a_tar_format_dump_is_named_and_a_tarred_directory_format_one_holds_no_sql_file() -> None:
+    tar_format = archive_of(("toc.dat", PG_ARCHIVE), ("3340.dat", b"1\tone\n\\.\n"),
+                            ("restore.sql", b"--\n-- NOTE:\n--\n-- File paths need to be edited.\n"))
+    handed, error = handed_on_before(ArchiveError, tar_format)
+    assert not handed
+    assert error.msg.startswith("Archive c/b holds toc.dat and restore.sql, a pg_dump tar-format archive, not the "
+                                "plain SQL dump")
+    directory = archive_of(("d/toc.dat", PG_ARCHIVE), ("d/3340.dat.gz", gzip.compress(b"1\tone\n\\.\n")))
+    assert handed_on_before(ArchiveError, directory)[1].msg.startswith("Archive c/b holds no .sql file")
+
+
 def test_a_gzip_crc_that_does_not_match_fails_after_the_sql_was_read() -> None:
     data = bytearray(archive_of(("x.sql", b"SELECT 1;\n" * 50000)))
     data[-8] ^= 0xFF  # the gzip trailer's CRC32
