@@ -309,7 +309,16 @@ def run_request(request: Request, private: Path, public: dict[str, str], secret:
     )
     result.message = _summary_message(result, failures, last_task)
     (private / RUN_RECORD).write_text(json.dumps(result.to_json(), indent=2) + "\n")
+    _owner_only(private)
     return result
+
+
+def _owner_only(folder: Path) -> None:
+    """The run's records readable by their owner only, whatever the umask ansible-runner and Ansible wrote them
+    with: folders 0700, files 0600."""
+    for path in [folder, *folder.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(0o700 if path.is_dir() else 0o600)
 
 
 def _summary_message(result: RunResult, failures: list[str], last_task: dict[str, str]) -> str:

@@ -82,6 +82,10 @@ def test_secrets_reach_the_playbook_and_no_file(tmp_path: Path, playbook: tuple[
     assert command["env"]["CF_API"] == "http://127.0.0.1:9"
     assert not set(SECRETS) & set(command["env"])
     assert json.loads((private / "env" / "extravars").read_text())["note"] == "not secret"
+    # the records are the operator's only (README: "Records are written 0600"), whatever ansible-runner's umask
+    modes = {p.relative_to(private).as_posix(): p.stat().st_mode & 0o777 for p in private.rglob("*")}
+    assert {"env/extravars", "run.json", "artifacts/ansible/stdout"} <= set(modes)
+    assert {name for name, mode in modes.items() if mode & 0o077} == set(), modes
 
 
 def test_without_secrets_nothing_is_asked(tmp_path: Path, playbook: tuple[Path, Path]) -> None:
