@@ -79,7 +79,7 @@ def test_a_truncated_and_an_empty_backup_fail_naming_why(platform: Platform, tmp
     assert truncated.returncode == 1, truncated.stdout + truncated.stderr
     assert report["outcome"] == "failed" and report["date"] == cut
     assert report["reason"] and "Restore the backup" in report["reason"]
-    assert "FAILED" in truncated.stdout
+    assert "FAILED" in truncated.stdout and "not restored" in truncated.stdout and "None" not in truncated.stdout
 
     hollow, report = _verify(platform, tmp_path, "--date", empty)
     assert hollow.returncode == 1, hollow.stdout + hollow.stderr

@@ -111,9 +111,10 @@ def verify_backup_command(env_name: str, date_text: str | None, sandbox: bool, h
         console.print(f"[red]not verified:[/red] {result.message}")
         sys.exit(1)
     backup = report.get("backup") or {}
+    restored = (f", {report['tables']} tables, {report['rows']} rows, restore {report['restore_seconds']} s"
+                if report.get("restore_seconds") is not None else ", not restored")
     out.print(f"{report['environment']} {report['date']}: {report['outcome'].upper()} - backup "
-              f"{backup.get('name', '?')}, {report['tables']} tables, {report['rows']} rows, restore "
-              f"{report['restore_seconds']} s" + (f"; {report['reason']}" if report.get("reason") else ""))
+              f"{backup.get('name', '?')}{restored}" + (f"; {report['reason']}" if report.get("reason") else ""))
     folder = report_dir(report["environment"], report["platform"])
     out.print(f"report: {folder / 'report.json'}; history: {folder / 'history.jsonl'}")
     sys.exit(0 if report["outcome"] == "passed" else 1)
