@@ -106,3 +106,23 @@ def test_a_damaged_backup_stops_the_run_before_the_broken_instance_is_deleted(pl
         assert "maintenance_on" not in run.steps() and "recreate_instance" not in run.steps(), run.steps()
     assert platform.instance("qa")["guid"] == instance["guid"]
     assert platform.checksums("qa") == data
+
+
+def test_a_dry_run_for_a_broken_instance_plans_a_restore_into_the_new_one(platform: Platform) -> None:
+    """A dry run deletes nothing, so the instance declared broken is still there when the restore step looks: the
+    plan must still be the real run's, a new empty instance that the backup is restored into, not "the instance
+    holds application tables, nothing would be restored"."""
+    platform.nightly_backup("qa")
+    instance = platform.instance("qa")
+    run = platform.play("qa", "lost_instance", "--check", "-e", "confirm_restore=YES", "-e", "instance_broken=true",
+                        "-e", f"backup_date={today()}")
+
+    assert run.returncode == 0, run.output[-3000:]
+    steps = {step["step"]: step for step in run.timeline["steps"]}
+    assert steps["confirm_instance_lost"]["result"] == "planned", steps["confirm_instance_lost"]
+    assert steps["recreate_instance"]["result"] == "planned" and "would be created" in steps["recreate_instance"][
+        "summary"], steps["recreate_instance"]
+    restore = steps["restore_nightly_backup"]
+    assert restore["summary"].startswith(f"Would restore register_qa_{today()}"), restore["summary"]
+    assert "replacing" not in restore["summary"] and restore["details"]["restore_needed"] is True, restore
+    assert platform.instance("qa")["guid"] == instance["guid"]
