@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 import uuid
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -243,6 +244,30 @@ class Platform:
         secrets = SandboxSecrets.load(self.settings)
         values = [self.env["CF_PASSWORD"], *secrets.storage_accounts.values()]
         return [v for v in values if v]
+
+    def key_passwords(self, env_name: str) -> list[str]:
+        """The passwords of the environment's service keys, which Terraform's state (and so a saved plan) holds."""
+        env = environment(env_name)
+        return [self.client.key_credentials(env.space, env.service, key)["password"] for key in env.keys]
+
+    def terraform_leftovers(self, tmpdir: Path, env_name: str) -> list[str]:
+        """What runs left of their Terraform plans: a plan file in the team's checkout, a private Terraform folder in
+        the temporary folder they were given (TMPDIR), a file under either holding the keys' passwords."""
+        checkout = Path(self.env["REGISTER_TERRAFORM_DIR"])
+        found = [f"plan file {path}" for path in checkout.rglob("*.tfplan")]
+        found += [f"private folder {path}" for path in tmpdir.glob("register-dr-terraform-*")]
+        passwords = [p.encode() for p in self.key_passwords(env_name)]
+        return found + [f"{path} holds a key's password" for path in (*checkout.rglob("*"), *tmpdir.rglob("*"))
+                        if path.is_file() and not path.is_symlink() and any(p in holding(path) for p in passwords)]
+
+
+def holding(path: Path) -> bytes:
+    """A file's bytes, and those of its members when it is a zip (a saved Terraform plan is one, compressed)."""
+    data = path.read_bytes()
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            data += b"".join(archive.read(member) for member in archive.namelist())
+    return data
 
 
 def fresh_platform() -> Iterator[Platform]:

@@ -40,19 +40,26 @@ def checkout(folder: Path) -> dict[str, tuple[int, int]]:
 
 
 @NEEDS_TERRAFORM_STATE_RM
-def test_check_mode_of_every_playbook_changes_nothing(platform: Platform) -> None:
+def test_check_mode_of_every_playbook_changes_nothing(platform: Platform, tmp_path: Path) -> None:
     before = platform.snapshot()
+    private = {"TMPDIR": str(tmp_path)}  # where the runs' private Terraform folders go, to see that none is left
     terraform_dir = Path(platform.process_env()["REGISTER_TERRAFORM_DIR"])
     team_checkout = checkout(terraform_dir)
     moment = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%S")
     inputs = ("--check", "-e", "confirm_restore=YES", "-e", f"backup_date={today()}", "-e", "maintenance=on",
               "-e", f"snapshot_time={moment}", "-e", "snapshot_timezone=UTC")
 
-    runs = {name: platform.play("production", name, *inputs, "-e", "confirm_production=YES") for name in PLAYBOOKS}
+    runs = {name: platform.play("production", name, *inputs, "-e", "confirm_production=YES", env=private)
+            for name in PLAYBOOKS}
     # The sandbox made today's backup of the review app already: a dry run of another day's would write one.
     other_day = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=3)).isoformat()
     runs["review_backup"] = platform.play("review", "review_backup", *inputs, "-e", "pr=1234",
-                                          "-e", f"backup_date={other_day}")
+                                          "-e", f"backup_date={other_day}", env=private)
+    # A plan the review refuses (the apps' image would change in the keys step's redeploy) stops the dry run.
+    refused = platform.play("production", "lost_instance", *inputs, "-e", "confirm_production=YES",
+                            "-e", "recreate_instance_image_tag=not-the-running-one", env=private)
+    assert refused.returncode != 0 and "it must not be applied" in " ".join(refused.output.split()), \
+        refused.output[-3000:]
 
     for name, run in runs.items():
         assert run.returncode == 0, f"{name}:\n{run.output[-3000:]}"
@@ -61,6 +68,8 @@ def test_check_mode_of_every_playbook_changes_nothing(platform: Platform) -> Non
     assert platform.snapshot() == before
     # No `init -reconfigure`, no plan file, no lock file in the team's Terraform checkout (issue 18).
     assert checkout(terraform_dir) == team_checkout
+    # and no plan (it holds the keys' credentials) or private Terraform folder is left, the refused run's included
+    assert platform.terraform_leftovers(tmp_path, "production") == []
     planned = {name: [s["step"] for s in run.timeline["steps"] if s["result"] == "planned"]
                for name, run in runs.items()}
     # Once a data-loss run has removed the instance from the state and stopped before Terraform recorded the restored

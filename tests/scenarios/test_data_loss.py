@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from pathlib import Path
 
 import pexpect
 import psycopg
@@ -40,7 +41,7 @@ def _key_on_old(platform: Platform) -> dict:
     return platform.client.key_credentials(environment("productiondata").space, OLD, f"{OLD}-compare")
 
 
-def test_data_loss_recovers_to_a_bst_time_and_keeps_the_old_instance(platform: Platform) -> None:
+def test_data_loss_recovers_to_a_bst_time_and_keeps_the_old_instance(platform: Platform, tmp_path: Path) -> None:
     creds = platform.credentials("productiondata")
     _execute(creds, "CREATE TABLE IF NOT EXISTS dr_probe (id int PRIMARY KEY, label text NOT NULL)")
     _execute(creds, "INSERT INTO dr_probe VALUES (1, 'before')")
@@ -55,7 +56,7 @@ def test_data_loss_recovers_to_a_bst_time_and_keeps_the_old_instance(platform: P
     bst = snapshot.astimezone(dt.timezone(dt.timedelta(hours=1)))
 
     run = platform.play("productiondata", "data_loss", "-e", f'snapshot_time="{bst:%Y-%m-%d %H:%M:%S}"',
-                        "-e", "snapshot_timezone=+01:00", *GO)
+                        "-e", "snapshot_timezone=+01:00", *GO, env={"TMPDIR": str(tmp_path)})
 
     assert run.returncode == 0, run.output[-3000:]
     old = platform.instance("productiondata", OLD)
@@ -85,6 +86,8 @@ def test_data_loss_recovers_to_a_bst_time_and_keeps_the_old_instance(platform: P
     plan = platform.terraform_plan("productiondata", f"paas_restore_db_from_db_instance={damaged['guid']}",
                                    f"paas_restore_db_from_point_in_time_before={snapshot:%Y-%m-%d %H:%M:%S}")
     assert plan.returncode == 0 and "No changes." in plan.stdout, plan.stdout[-2000:] + plan.stderr[-2000:]
+    # the saved plan held the new keys' credentials: none is left in the team's checkout or the temporary folder
+    assert platform.terraform_leftovers(tmp_path, "productiondata") == []
 
 
 def test_tidy_up_deletes_the_old_instance_only_after_confirmation(platform: Platform) -> None:

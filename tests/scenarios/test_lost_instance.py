@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+from pathlib import Path
 
 import pytest
 from azure.storage.blob import BlobServiceClient
@@ -16,7 +17,8 @@ pytestmark = pytest.mark.sandbox
 RESTORE = ("-e", "confirm_restore=YES", "-e", "auto_approve=true", "-e", f"backup_date={today()}")
 
 
-def test_lost_production_instance_comes_back_with_identical_tables(platform: Platform, recorder: Recorder) -> None:
+def test_lost_production_instance_comes_back_with_identical_tables(platform: Platform, recorder: Recorder,
+                                                                   tmp_path: Path) -> None:
     platform.nightly_backup("production")
     before = platform.checksums("production")
     lost = platform.instance("production")
@@ -24,7 +26,7 @@ def test_lost_production_instance_comes_back_with_identical_tables(platform: Pla
     assert platform.instance("production") is None
 
     run = platform.play("production", "lost_instance", "-e", "confirm_production=YES", *RESTORE,
-                        env={"SLACK_WEBHOOK_URL": f"{recorder.url}/services/T000/B000/secret"})
+                        env={"SLACK_WEBHOOK_URL": f"{recorder.url}/services/T000/B000/secret", "TMPDIR": str(tmp_path)})
 
     assert run.returncode == 0, run.output[-3000:]
     back = platform.instance("production")
@@ -57,14 +59,18 @@ def test_lost_production_instance_comes_back_with_identical_tables(platform: Pla
     written = "".join(p.read_text() for p in run.artifacts.iterdir()) + run.output
     for secret in [*platform.secrets(), "services/T000/B000/secret", platform.credentials("production")["password"]]:
         assert secret not in written
+    # the saved plans held the new keys' credentials: none is left in the team's checkout or the temporary folder
+    assert platform.terraform_leftovers(tmp_path, "production") == []
 
     def key_guids() -> set[str]:
         return {k["guid"] for k in platform.client.get("/v3/service_credential_bindings", type="key",
                                                        service_instance_guids=back["guid"])["resources"]}
 
     keys_before = key_guids()
-    again = platform.play("production", "lost_instance", "-e", "confirm_production=YES", *RESTORE)
+    again = platform.play("production", "lost_instance", "-e", "confirm_production=YES", *RESTORE,
+                          env={"TMPDIR": str(tmp_path)})
     assert again.returncode == 0, again.output[-3000:]
+    assert platform.terraform_leftovers(tmp_path, "production") == []
     # A rerun recreates and restores nothing. Maintenance mode still switches the routes there and back, as it does
     # on the platform (the sandbox skipped maintenance mode while it had no maintenance app).
     # On the terraform path the keys step's apps-only apply maps the web app's routes back (Terraform owns the
