@@ -1,9 +1,10 @@
-"""``register-dr sandbox ...``: the local platform's lifecycle and its nightly backup job."""
+"""``register-dr sandbox ...``: the local platform's lifecycle, its nightly backup job and psql on its databases."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 import time
 from dataclasses import replace
@@ -129,6 +130,34 @@ def sandbox_nightly_backup(home: str | None, env_name: str, date_text: str | Non
         console.print(f"[red]nightly backup failed:[/red] {exc}")
         sys.exit(1)
     console.print(f"uploaded {env.backup_container}/{made['name']} ({made['size']} bytes, {made['duration']:.1f}s)")
+
+
+@sandbox.command("psql", context_settings={"ignore_unknown_options": True})
+@home_option
+@click.option("--env", "env_name", required=True, help="Environment, e.g. production, qa, review-pr-1234.")
+@click.option("--key", "key_name", default=None, help="The service key to connect as (default: the app's own).")
+@click.argument("psql_args", nargs=-1, type=click.UNPROCESSED)
+def sandbox_psql(home: str | None, env_name: str, key_name: str | None, psql_args: tuple[str, ...]) -> None:
+    """psql on an environment's sandbox database, as its service key's user (the password goes in PGPASSWORD, never
+    on the command line); anything after the options goes to psql, e.g. `-- -c "\\dt"`."""
+    from register_dr.sandbox.lifecycle.client import SandboxClient
+    from register_dr.sandbox.lifecycle.control import SandboxError
+    from register_dr.sandbox.postgres.pgbin import libpq_env, pg_tool
+    from register_dr.sandbox.world.environments import environment
+
+    settings = settings_of(home)
+    try:
+        env = environment(env_name)
+    except KeyError as exc:
+        raise click.BadParameter(str(exc.args[0]), param_hint="--env") from exc
+    try:
+        credentials = SandboxClient.from_settings(settings).key_credentials(env.space, env.service,
+                                                                           key_name or env.service)
+        psql = pg_tool("psql")
+    except (SandboxError, FileNotFoundError, LookupError, ValueError) as exc:
+        console.print(f"[red]no connection to {env.service}:[/red] {exc}")
+        sys.exit(1)
+    os.execve(psql, [psql, *psql_args], libpq_env(credentials))  # noqa: S606 - the fixed psql binary, argv list
 
 
 def print_status(doc: dict) -> None:
