@@ -122,8 +122,11 @@ class Platform:
     def process_env(self, **overrides: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "CF_", "AZURE_"))}
         env.update(self.env)
+        # the runs' temporary files (a killed run's private Terraform folder among them) go with the sandbox
+        scratch = self.tmp / "tmp"
+        scratch.mkdir(exist_ok=True)
         env.update(PATH=f"{BIN}:{env.get('PATH', '/usr/bin:/bin')}", ANSIBLE_HOME=str(self.tmp / "ansible-home"),
-                   ANSIBLE_NOCOLOR="1", PYTHONUNBUFFERED="1", ANSIBLE_FORCE_COLOR="0")
+                   ANSIBLE_NOCOLOR="1", PYTHONUNBUFFERED="1", ANSIBLE_FORCE_COLOR="0", TMPDIR=str(scratch))
         env.update(overrides)
         return env
 
