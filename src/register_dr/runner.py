@@ -22,7 +22,9 @@ import datetime as dt
 import json
 import os
 import re
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -298,8 +300,15 @@ def run_request(request: Request, private: Path, public: dict[str, str], secret:
 
     started = time.monotonic()
     started_at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    runner = Runner(config=config, event_handler=on_event, cancel_callback=cancel or (lambda: False))
-    status, rc = runner.run()
+    # The run's temporary files (a saved Terraform plan holds the keys' credentials) in a folder of its own (0700),
+    # removed however the run ends: a cancel stops Ansible before a role's own clean-up could run.
+    scratch = tempfile.mkdtemp(prefix="register-dr-run-")
+    config.env["TMPDIR"] = scratch
+    try:
+        runner = Runner(config=config, event_handler=on_event, cancel_callback=cancel or (lambda: False))
+        status, rc = runner.run()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     duration = time.monotonic() - started
     timeline = load_timeline(private / TIMELINE)
     result = RunResult(

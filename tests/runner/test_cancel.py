@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -20,6 +22,13 @@ PLAYBOOK = textwrap.dedent("""\
         - name: Say it starts
           ansible.builtin.debug:
             msg: starting
+        - name: Keep a private file, as a saved plan is kept until its review and apply
+          ansible.builtin.tempfile:
+            prefix: register-dr-terraform-
+          register: kept
+        - name: Say where
+          ansible.builtin.debug:
+            msg: "kept {{ kept.path }}"
         - name: Wait for the platform
           ansible.builtin.command: sleep 60
           changed_when: false
@@ -61,3 +70,9 @@ def test_cancel_stops_the_run_and_says_what_state_it_is_in(tmp_path: Path) -> No
     assert result.message.startswith("Cancelled during playbook: Wait for the platform")
     assert "Run the same command again" in result.message
     assert json.loads((private / "run.json").read_text())["status"] == "canceled"
+    # what the run kept in its temporary folder went with the cancel (a saved plan holds the keys' credentials)
+    kept = [line for line in (private / "artifacts" / "ansible" / "stdout").read_text().splitlines()
+            if "register-dr-terraform-" in line]
+    assert kept, "the playbook kept no file"
+    assert not list(Path(tempfile.gettempdir()).glob("register-dr-run-*/register-dr-terraform-*"))
+    assert not any(Path(path).exists() for line in kept for path in re.findall(r"/\S*register-dr-terraform-\w+", line))
