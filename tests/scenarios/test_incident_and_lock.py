@@ -188,3 +188,17 @@ def test_status_names_the_holder_and_the_lock_breaks_only_by_its_id(platform: Pl
     finally:
         kill_run(holder.pid)
         holder.wait()
+
+
+def test_a_run_limited_with_tags_closes_its_timeline_and_gives_the_lock_back(platform: Platform) -> None:
+    """--tags keeps the preflight and the timeline (README): the step runs, the record is closed with its outcome and
+    the environment's lock is released, so the next run does not wait for a lease nobody renews."""
+    limited = _reboot(platform, "--tags", "reboot")
+    assert limited.returncode == 0, limited.output[-3000:]
+    assert limited.timeline["outcome"] == "succeeded", limited.timeline
+    assert limited.steps() == ["preflight", "reboot"], limited.steps()
+    started = time.monotonic()
+    after = _reboot(platform, "--check")
+    assert after.returncode == 0, after.output[-3000:]
+    assert "being recovered by" not in after.output
+    assert time.monotonic() - started < 60
