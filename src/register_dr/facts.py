@@ -68,14 +68,24 @@ def guard_rules(repo: Path = PROJECT_ROOT) -> list[dict[str, Any]]:
 def guard_refusal_function(repo: Path = PROJECT_ROOT) -> Any:
     """The function that applies the guard rules, the collection's own filter (register.dr.guard_refusal): the
     playbooks and register-dr decide with the same code as well as the same rules."""
+    return _filter("guard_refusal", repo)
+
+
+def point_in_time_function(repo: Path = PROJECT_ROOT) -> Any:
+    """The collection's filter register.dr.point_in_time, which converts a point in time to the broker's UTC and
+    refuses one the clocks skipped or repeated, or outside the restorable window."""
+    return _filter("point_in_time", repo)
+
+
+def _filter(name: str, repo: Path) -> Any:
     import importlib.util
 
-    path = repo / COLLECTION_PATH / "plugins" / "filter" / "guard_refusal.py"
-    spec = importlib.util.spec_from_file_location("register_dr_guard_refusal", path)
+    path = repo / COLLECTION_PATH / "plugins" / "filter" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"register_dr_{name}", path)
     assert spec is not None and spec.loader is not None, path
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.guard_refusal
+    return getattr(module, name)
 
 
 def environments(repo: Path = PROJECT_ROOT) -> list[str]:

@@ -20,6 +20,7 @@ from register_dr.facts import (
     guard_refusal_function,
     guard_rules,
     inventory_of,
+    point_in_time_function,
     scenarios,
 )
 
@@ -109,7 +110,7 @@ def check_inputs(name: str, env: str, *, check: bool = False, sandbox: bool = Fa
     _check_scenario_takes(scenario, needs, values, names, repo)
     inventory, facts = _inventory_facts(env, values, names, repo)
     environment = str(facts.get("dr_environment", inventory))
-    check_guards(scenario, needs, environment, facts, values, check=check, names=names, repo=repo)
+    check_guards(scenario, needs, environment, facts, values, check=check, names=names, repo=repo, sandbox=sandbox)
     if "backup_date" in values:
         values["backup_date"] = str(values["backup_date"])
     return Request(scenario, environment, inventory, values, check, sandbox)
@@ -132,6 +133,9 @@ def _inventory_facts(env: str, values: dict[str, Any], names: InputNames, repo: 
             raise InputError(
                 f"The review inventory needs the pull request number, once, as digits: {names.pr}1234 (not pr-1234). "
                 f"Got {pr or 'nothing'}. Nothing was changed.")
+    elif "pr" in values:
+        raise InputError(f"{names.pr.strip().rstrip('=')} names a review app's pull request, and {env} is not a review "
+                         f"app: leave it out, or give {names.env}review with it. Nothing was changed.")
     if inventory not in known:
         listed = ", ".join(known[:-1]) + f" or {known[-1]}"
         raise InputError(
@@ -156,7 +160,8 @@ def _check_scenario_takes(scenario: str, needs: dict[str, Any], values: dict[str
 
 # --- the guard rules (roles/preflight/vars/main.yml states them; guards.yml applies them the same way) -------------
 def check_guards(scenario: str, needs: dict[str, Any], environment: str, facts: dict[str, Any],
-                 values: dict[str, Any], *, check: bool, names: InputNames, repo: Path = PROJECT_ROOT) -> None:
+                 values: dict[str, Any], *, check: bool, names: InputNames, repo: Path = PROJECT_ROOT,
+                 sandbox: bool = False) -> None:
     """Refuse a request the preflight role would refuse before it touches the platform."""
     refusal = guard_refusal_function(repo)(guard_rules(repo), scenario, needs, {**facts, "dr_environment": environment},
                                            values, asdict(names))
@@ -166,10 +171,29 @@ def check_guards(scenario: str, needs: dict[str, Any], environment: str, facts: 
         _check_backup_date(values, names)
     if needs.get("pitr"):
         _check_snapshot(values, names)
+        _check_window(values, facts, repo, sandbox)
     if not check and not values.get("auto_approve"):
         raise InputError(
             f"{scenario} asks before the first change and only a terminal can answer: run it with {names.auto_approve} "
             "once the plan is checked (a dry run shows it). Nothing was changed.")
+
+
+def _check_window(values: dict[str, Any], facts: dict[str, Any], repo: Path, sandbox: bool) -> None:
+    """The preflight's conversion, before anything starts: a time the clocks skipped or repeated, a time in the
+    future, or (on the platform) one outside the broker's restorable window. A rehearsal's window is the sandbox's,
+    which its inventory sets, so only the first two are checked for it here."""
+    point_in_time = point_in_time_function(repo)
+    zone = str(values.get("snapshot_timezone") or "Europe/London")
+    try:
+        utc = dt.datetime.fromisoformat(point_in_time(values["snapshot_time"], zone, min_age=None)["utc_iso"])
+        if utc > dt.datetime.now(dt.UTC):
+            raise ValueError(f"snapshot_time {values['snapshot_time']} ({utc:%Y-%m-%d %H:%M:%S} UTC) is in the "
+                             "future: give the last time the data was still good")
+        if not sandbox:
+            point_in_time(values["snapshot_time"], zone, min_age=facts.get("dr_pitr_min_age", 300),
+                          max_age=facts.get("dr_pitr_max_age", 604800))
+    except Exception as exc:  # the filter's AnsibleFilterError, whose message is the operator's
+        raise InputError(f"{exc}. Nothing was changed.") from None
 
 
 def _check_backup_date(values: dict[str, Any], names: InputNames) -> None:

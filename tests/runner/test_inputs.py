@@ -24,6 +24,8 @@ REFUSALS = [
     pytest.param("reboot", "review", GO, "needs the pull request number, once, as digits: pr=1234 (not pr-1234). "
                  "Got nothing.", id="review-needs-pr"),
     pytest.param("reboot", "review", {**GO, "pr": "pr-1234"}, "Got pr-1234", id="review-pr-digits-only"),
+    pytest.param("reboot", "qa", {**GO, "pr": "1234"}, "pr names a review app's pull request, and qa is not a review "
+                 "app: leave it out", id="pr-outside-review"),
     pytest.param("reboot", "production", GO, 'production is production-like: add confirm_production="YES" to run '
                  "reboot there. Nothing was changed.", id="production-needs-confirmation"),
     pytest.param("lost_instance", "qa", {**GO, "backup_date": TODAY},
@@ -36,6 +38,16 @@ REFUSALS = [
                  id="no-failover-without-standby"),
     pytest.param("lost-instance", "staging", {**GO, "confirm_restore": True, "confirm_production": True},
                  "staging has no backup container in its inventory", id="no-backups-on-staging"),
+    pytest.param("data-loss", "production", {**GO, "confirm_restore": True, "confirm_production": True,
+                                             "snapshot_time": "2026-10-25 01:30:00"},
+                 "happened twice in Europe/London (01:30 BST and 01:30 GMT): the clocks went back over it",
+                 id="an-hour-the-clocks-repeated"),
+    pytest.param("data-loss", "production", {**GO, "confirm_restore": True, "confirm_production": True,
+                                             "snapshot_time": "2099-06-01 12:00:00"},
+                 "(2099-06-01 11:00:00 UTC) is in the future", id="a-time-in-the-future"),
+    pytest.param("data-loss", "production", {**GO, "confirm_restore": True, "confirm_production": True,
+                                             "snapshot_time": "2020-06-01 12:00:00"},
+                 "is outside the restorable window of 7 days", id="a-time-older-than-the-window"),
     pytest.param("review-backup", "production", {**GO, "confirm_production": True, "overwrite": True},
                  "production's backups in prod-db-backup are written by the platform's nightly job",
                  id="review-backup-would-replace-a-nightly-backup"),
