@@ -124,6 +124,9 @@ class Incidents(object):
                         current, environment, doc["started_at"], started_at, environment))
             return doc
         start = parse_utc(started_at) if started_at else now
+        if start > now + 60:
+            raise ValueError("the incident's start %s is in the future (now %s): give when it started, in UTC, e.g. "
+                             "2026-11-24T09:12:00Z" % (started_at, utc_stamp(now)))
         incident_id = "INC-%s-%s" % (utc_stamp(start, compact=True), environment)
         folder, n = self.folder(incident_id), 1
         while os.path.exists(folder):
@@ -201,13 +204,14 @@ def end_run(doc, run_id, outcome, now=None):
 
 
 def _with_rto(doc, now=None):
-    """The RTO of the incident: from its start to the end of the last real (not dry) recovery run that succeeded,
-    or so far while one runs. None while no recovery scenario has run for real."""
+    """The RTO of the incident: from its start to the end of the first real (not dry) recovery run that succeeded
+    (the service was back then; a rerun to confirm, or a reboot later in the incident, does not move it), or so far
+    while none has. None while no recovery scenario has run for real."""
     recoveries = [r for r in doc.get("runs", []) if r.get("scenario") in RECOVERY_SCENARIOS and not r.get("check")]
     if not recoveries:
         return dict(doc, rto_seconds=None)
     done = [r for r in recoveries if r.get("outcome") == "succeeded" and r.get("finished_at")]
-    end = parse_utc(done[-1]["finished_at"]) if done else time.time() if now is None else now
+    end = parse_utc(done[0]["finished_at"]) if done else time.time() if now is None else now
     return dict(doc, rto_seconds=round(end - float(doc["started_epoch"]), 1))
 
 

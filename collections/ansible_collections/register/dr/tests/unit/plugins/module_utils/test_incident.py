@@ -38,6 +38,8 @@ def test_the_start_time_the_operator_gives_opens_the_incident_and_a_different_on
         incident.Incidents(tmp_path, "x").open("qa", started_at="2026-11-27 02:40:00")
     with pytest.raises(ValueError, match="does not exist"):
         store.open("production", incident_id="INC-20990101T000000Z-production")
+    with pytest.raises(ValueError, match="the incident's start 2099-01-01T00:00:00Z is in the future"):
+        incident.Incidents(tmp_path, "y").open("qa", started_at="2099-01-01T00:00:00Z", now=T0)
 
 
 def test_the_rto_counts_from_the_incident_start_to_the_end_of_the_recovery_and_only_for_recoveries(tmp_path) -> None:
@@ -54,6 +56,9 @@ def test_the_rto_counts_from_the_incident_start_to_the_end_of_the_recovery_and_o
     assert [r["outcome"] for r in doc["runs"]] == ["succeeded", "succeeded", "interrupted", "running"]
     doc = incident.end_run(doc, "d", "succeeded", now=T0 + 400)
     assert doc["rto_seconds"] == 400.0
+    doc = incident.begin_run(doc, dict(run_id="e", scenario="lost_instance", check=False), now=T0 + 900)
+    doc = incident.end_run(doc, "e", "succeeded", now=T0 + 960)
+    assert doc["rto_seconds"] == 400.0, "a rerun to confirm does not move the time the service came back"
     store.save(doc)
     text = (tmp_path / "paas" / doc["id"] / "timeline.md").read_text()
     assert "| RTO | 400.0 s |" in text and "interrupted" in text
