@@ -160,6 +160,16 @@ def test_replacing_the_data_is_asked_for_as_the_playbook_spells_it() -> None:
                      snapshot_time="2026-11-20 12:00:00")
 
 
+def test_the_command_line_can_wait_for_another_recovery_as_the_lock_refusal_says() -> None:
+    from click.testing import CliRunner
+
+    from register_dr.cli import main
+
+    assert "--lock-wait" in CliRunner().invoke(main, ["run", "--help"]).output
+    request = check_inputs("reboot", "qa", check=True, lock_wait=900)
+    assert request.extravars["lock_wait"] == 900  # roles/incident_timeline: incident_timeline_lock_wait
+
+
 def test_a_review_app_is_named_once() -> None:
     request = check_inputs("reboot", "review-pr-1234", auto_approve=True)
     assert (request.inventory, request.environment, request.extravars["pr"]) == ("review", "review-pr-1234", "1234")

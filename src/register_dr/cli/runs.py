@@ -96,6 +96,8 @@ def _plan_of(result: RunResult) -> list[str]:
               help="lost-instance: restore over the application tables the instance still holds (they are replaced).")
 @click.option("--maintenance", type=click.Choice(["on", "off"]), default=None, help="maintenance: which way.")
 @click.option("--overwrite", is_flag=True, default=None, help="review-backup: replace a backup of the same name.")
+@click.option("--lock-wait", "lock_wait", type=click.IntRange(min=0), default=None,
+              help="Seconds to wait for another recovery of the environment to finish (default: refuse at once).")
 @click.option("--operator", default=None, help="Who runs it, for the timeline (default: your login).")
 @click.option("--incident-started-at", default=None,
               help="When the incident started (UTC, e.g. 2026-11-24T09:12:00Z), for a new incident: the RTO counts "

@@ -118,8 +118,9 @@ class EnvironmentLock(object):
                 if self._clock() >= deadline:
                     raise LockError(
                         "Environment %s is being recovered by %s. Wait for that run to finish (or give a wait "
-                        "time), or, if that run is dead and cannot wait %d s for its lock to expire, break the lock by "
-                        "its id: register-dr unlock --env %s --lock-id %s" % (
+                        "time: register-dr run --lock-wait 900, or -e lock_wait=900), or, if that run is dead and "
+                        "cannot wait %d s for its lock to expire, break the lock by its id: register-dr unlock --env "
+                        "%s --lock-id %s" % (
                             self.name, describe(current), LEASE_SECONDS, self.name,
                             (current or {}).get("lock_id") or "<lock id>"), holder=current)
                 self._sleep(poll)
