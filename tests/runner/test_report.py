@@ -108,3 +108,16 @@ def test_a_task_record_keeps_the_platform_time_the_module_measured() -> None:
     assert record is not None
     assert record.status == "changed"
     assert record.platform_seconds == {"duration": 48.7, "verify": 1.9}
+
+
+def test_the_result_of_maintenance_says_which_way(capsys) -> None:
+    """`maintenance on production: succeeded` read as "maintenance mode on" after `--maintenance off`."""
+    from register_dr.cli.runs import _print_result
+    from register_dr.runner import RunResult
+
+    result = RunResult(scenario="maintenance", environment="production", status="successful", rc=0, check=False,
+                       sandbox=True, artifacts_dir=Path("/nowhere"), started_at="2026-11-30T08:00:00Z",
+                       duration_seconds=1.0, timeline={"outcome": "succeeded", "steps": []}, tasks=[],
+                       extravars={"maintenance": "off"})
+    _print_result(result)
+    assert "maintenance mode off on production: succeeded" in capsys.readouterr().out

@@ -56,7 +56,9 @@ def _print_result(result: RunResult) -> None:
     else:
         verdict = result.outcome or result.status
     style = "green" if result.ok or (result.check and result.status == "successful") else "red"
-    table.add_row("result", Text(f"{result.scenario} on {result.environment}: {verdict}", style=f"bold {style}"))
+    direction = (result.extravars or {}).get("maintenance") if result.scenario == "maintenance" else None
+    label = f"maintenance mode {direction}" if direction else result.scenario  # not "maintenance on production"
+    table.add_row("result", Text(f"{label} on {result.environment}: {verdict}", style=f"bold {style}"))
     restore = next((s for s in (result.timeline or {}).get("steps", []) if s.get("step") == "restore_nightly_backup"),
                    None)
     if restore and (restore.get("details") or {}).get("restore_needed") is False:
