@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from register_dr import facts, incidents
-from register_dr.inputs import PYTHON_NAMES, InputError, InputNames, Request, environment_of
+from register_dr.inputs import PYTHON_NAMES, InputError, InputNames, Request, backup_date, environment_of
 from register_dr.runner import RunResult, platform_environment, run_request
 from register_dr.settings import Settings
 
@@ -31,7 +31,7 @@ def verify_backup(env: str, *, date: str | None = None, sandbox: Settings | None
     folder = report_dir(environment, incidents.platform_of(env_facts, sandbox is not None))
     values: dict[str, Any] = {"verify_backup_dir": str(folder)}
     if date:
-        values["backup_date"] = date
+        values["backup_date"] = backup_date(date, names).isoformat()  # refused before anything starts
     if env_facts.get("pr"):
         values["pr"] = env_facts["pr"]
     request = Request("verify_backup", environment, inventory, values, check=False, sandbox=sandbox is not None)

@@ -193,3 +193,18 @@ def test_the_command_refuses_before_starting_and_says_how(tmp_path: Path) -> Non
     assert unattended.exit_code == 2
     assert "check the plan with --check, then run it with --yes" in " ".join(unattended.output.split())
     assert not (tmp_path / "a").exists()
+
+
+def test_verify_backup_refuses_a_date_that_is_not_one_before_starting(tmp_path: Path, monkeypatch) -> None:
+    """A typo is not a failed backup: exit 2 (refused), not 1 (the backup did not restore), so a cron job's alert
+    tells the two apart."""
+    from click.testing import CliRunner
+
+    from register_dr.cli import main
+
+    monkeypatch.setenv("REGISTER_DR_ARTIFACTS", str(tmp_path / "artifacts"))
+    refused = CliRunner().invoke(main, ["verify-backup", "--env", "qa", "--date", "20/11/2026"])
+    assert refused.exit_code == 2, refused.output
+    assert "backup_date 20/11/2026 is not a date: give it as YYYY-MM-DD (UTC), e.g. --date 20" in " ".join(
+        refused.output.split())
+    assert not (tmp_path / "artifacts").exists()

@@ -4,6 +4,7 @@ incident, and whether its backups restore."""
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
 import click
 
@@ -103,7 +104,7 @@ def verify_backup_command(env_name: str, date_text: str | None, sandbox: bool, h
     try:
         with console.status(f"verifying the nightly backup of {env_name}"):
             result, report = verify_backup(env_name, date=date_text, sandbox=settings_of(home) if sandbox else None,
-                                           names=CLI_NAMES)
+                                           names=replace(CLI_NAMES, backup_date="--date "))
     except InputError as exc:
         console.print(f"[red]refused:[/red] {exc}")
         sys.exit(2)
