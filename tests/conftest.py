@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +31,11 @@ class RunningSandbox:
     @property
     def home(self) -> Path:
         return self.settings.home
+
+    def cli(self, command: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        """`register-dr sandbox <command> --home <this sandbox> <args>`, as a user types it."""
+        return subprocess.run([str(REPO / ".venv" / "bin" / "register-dr"), "sandbox", command, "--home",
+                               str(self.home), *args], capture_output=True, text=True, timeout=timeout, check=False)
 
 
 @pytest.fixture(scope="session")

@@ -5,18 +5,15 @@ from __future__ import annotations
 import io
 import subprocess
 import tarfile
-from pathlib import Path
 
 import pytest
 from azure.storage.blob import BlobServiceClient
 
 pytestmark = pytest.mark.sandbox
-CLI = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "register-dr")
 
 
 def run(sandbox, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([CLI, "sandbox", "nightly-backup", "--home", str(sandbox.home), *args],
-                          capture_output=True, text=True, timeout=120, check=False)
+    return sandbox.cli("nightly-backup", *args)
 
 
 def test_nightly_backup_writes_the_real_blob(sandbox) -> None:

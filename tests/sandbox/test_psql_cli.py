@@ -4,19 +4,16 @@ handed over in PGPASSWORD only."""
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from register_dr.sandbox.lifecycle.client import SandboxClient
 
 pytestmark = pytest.mark.sandbox
-CLI = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "register-dr")
 
 
 def psql(sandbox, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([CLI, "sandbox", "psql", "--home", str(sandbox.home), *args],
-                          capture_output=True, text=True, timeout=60, check=False)
+    return sandbox.cli("psql", *args, timeout=60)
 
 
 def test_psql_connects_as_the_apps_key_and_passes_its_arguments_on(sandbox) -> None:
